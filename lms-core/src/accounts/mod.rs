@@ -1,0 +1,580 @@
+//! Accounts and authentication: register, log in, refresh, log out, profile,
+//! password, account deletion, and the admin operations on users.
+//!
+//! Rules decided here, for every face:
+//! - Passwords are Argon2id PHC strings (see [`hashing`]); a login whose
+//!   e-mail is unknown checks a decoy hash, so both answers cost the same.
+//! - A locked account is refused before any hashing, even with the right
+//!   password.
+//! - Access tokens are short-lived JWTs; each request re-reads the user, so a
+//!   disabled, deleted or re-passworded account stops working at once.
+//! - Refresh tokens rotate on every use; a rotated one that comes back
+//!   revokes its whole session.
+//!
+//! Deleting an account erases its personal data (e-mail, name, bio, avatar,
+//! password hash) and revokes its sessions. What stays: the user id, role and
+//! creation time, and the event log rows that mention the id, so enrollments,
+//! orders and the audit trail keep pointing at a real (anonymous) account.
+//! The e-mail can then be used for a new account.
+
+mod hashing;
+mod tokens;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+pub(crate) use hashing::Hasher;
+pub(crate) use tokens::{TokenKeys, random_token};
+
+use crate::Lms;
+use crate::actor::Actor;
+use crate::clock::{Timestamp, after};
+use crate::domain::{Bio, DisplayName, Email, ObjectKey, Password, Role, SessionId, UserId};
+use crate::error::{Error, FieldError, Result};
+use crate::events::{Event, EventQuery};
+use crate::store::{
+    LockPolicy, NewRefreshToken, NewSession, NewUser, ProfileChanges, Rotation, User, UserQuery,
+    UserRecord,
+};
+
+/// Self-service sign-up. The account starts as a `student`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    /// E-mail address; normalized, unique regardless of case.
+    pub email: String,
+    /// 8 to 128 characters, not a common password.
+    pub password: String,
+    /// The name shown to others.
+    pub display_name: String,
+}
+
+/// An account created by an admin or the operator, with a chosen role.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    /// E-mail address.
+    pub email: String,
+    /// Initial password.
+    pub password: String,
+    /// The name shown to others.
+    pub display_name: String,
+    /// Role (student when absent).
+    #[serde(default)]
+    pub role: Role,
+}
+
+/// E-mail and password, for logging in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// E-mail address, in any case.
+    pub email: String,
+    /// The password.
+    pub password: String,
+}
+
+/// Profile fields a user may change on their own account. Absent fields stay
+/// as they are; `null` (or an empty string) clears `bio` and `avatar_key`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    /// New display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// New bio; `Some(None)` clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub bio: Option<Option<String>>,
+    /// New avatar object key; `Some(None)` clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub avatar_key: Option<Option<String>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one not sent (`None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A password change by the user, proving they know the current one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password now.
+    pub current_password: String,
+    /// The password from now on.
+    pub new_password: String,
+}
+
+/// A signed-in session: the user and their tokens.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthSession {
+    /// The account.
+    pub user: User,
+    /// Short-lived bearer token for requests.
+    pub access_token: String,
+    /// Long-lived token that gets a new pair once; keep it secret.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+/// A new access token for the current session.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessToken {
+    /// Short-lived bearer token for requests.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+}
+
+const BEARER: &str = "Bearer";
+
+fn bad_credentials() -> Error {
+    Error::unauthenticated("wrong e-mail or password")
+}
+
+/// Runs every parser and reports all failures at once.
+fn collect<T>(result: Result<T>, errors: &mut Vec<FieldError>) -> Option<T> {
+    match result {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.extend(e.fields().iter().cloned());
+            None
+        }
+    }
+}
+
+struct ValidAccount {
+    email: Email,
+    password: Password,
+    display_name: DisplayName,
+}
+
+fn validate_account(email: &str, password: &str, display_name: &str) -> Result<ValidAccount> {
+    let mut errors = Vec::new();
+    let email = collect(Email::parse("email", email), &mut errors);
+    let password = collect(Password::parse("password", password), &mut errors);
+    let display_name = collect(
+        DisplayName::parse("display_name", display_name),
+        &mut errors,
+    );
+    match (email, password, display_name) {
+        (Some(email), Some(password), Some(display_name)) => Ok(ValidAccount {
+            email,
+            password,
+            display_name,
+        }),
+        _ => Err(Error::invalid_fields(errors)),
+    }
+}
+
+fn validate_profile(update: ProfileUpdate) -> Result<ProfileChanges> {
+    let mut errors = Vec::new();
+    let display_name = update
+        .display_name
+        .map(|n| collect(DisplayName::parse("display_name", &n), &mut errors));
+    // An empty string clears, like null: forms often cannot send null.
+    let bio = update.bio.map(|b| {
+        b.filter(|s| !s.trim().is_empty())
+            .and_then(|s| collect(Bio::parse("bio", &s), &mut errors))
+    });
+    let avatar_key = update.avatar_key.map(|k| {
+        k.filter(|s| !s.trim().is_empty())
+            .and_then(|s| collect(ObjectKey::parse("avatar_key", &s), &mut errors))
+    });
+    if !errors.is_empty() {
+        return Err(Error::invalid_fields(errors));
+    }
+    Ok(ProfileChanges {
+        display_name: display_name.flatten().map(|n| n.as_str().to_owned()),
+        bio: bio.map(|b| b.map(|b| b.as_str().to_owned())),
+        avatar_key: avatar_key.map(|k| k.map(|k| k.as_str().to_owned())),
+    })
+}
+
+impl Lms {
+    /// Signs up a new student and signs them in.
+    pub async fn register(&self, registration: Registration) -> Result<AuthSession> {
+        let valid = validate_account(
+            &registration.email,
+            &registration.password,
+            &registration.display_name,
+        )?;
+        let record = self
+            .insert_account(valid, Role::Student, Actor::Anonymous)
+            .await?;
+        self.open_session(&record, None).await
+    }
+
+    /// Creates an account with a chosen role: admins and the operator only
+    /// (this is how the first admin comes to be).
+    pub async fn create_user(&self, actor: &Actor, account: NewAccount) -> Result<User> {
+        actor.require_admin()?;
+        let valid = validate_account(&account.email, &account.password, &account.display_name)?;
+        let record = self.insert_account(valid, account.role, *actor).await?;
+        Ok(record.user)
+    }
+
+    async fn insert_account(
+        &self,
+        valid: ValidAccount,
+        role: Role,
+        actor: Actor,
+    ) -> Result<UserRecord> {
+        let password_hash = self.inner.hasher.hash(valid.password.expose()).await?;
+        let new = NewUser {
+            id: UserId::new(),
+            email: valid.email,
+            display_name: valid.display_name.as_str().to_owned(),
+            password_hash: password_hash.clone(),
+            role,
+        };
+        let user = self.store().create_user(new, actor, self.now()).await?;
+        Ok(UserRecord {
+            user,
+            password_hash: Some(password_hash),
+            token_version: 0,
+            failed_logins: 0,
+            locked_until: None,
+            deleted_at: None,
+        })
+    }
+
+    /// Logs in with e-mail and password.
+    ///
+    /// Wrong e-mail and wrong password give the same `unauthenticated` error
+    /// after the same work. A locked account gives `rate_limited` (with the
+    /// time left) before any hashing; a disabled one `forbidden`, but only
+    /// to someone who knows the password.
+    pub async fn login(&self, credentials: Credentials) -> Result<AuthSession> {
+        // Ensures the decoy exists before the branch, so no answer pays for
+        // creating it.
+        self.inner.hasher.decoy().await?;
+        let record = match Email::parse("email", &credentials.email) {
+            Ok(email) => self.store().user_by_email(&email).await?,
+            Err(_) => None,
+        };
+        let Some(record) = record.filter(|r| r.password_hash.is_some()) else {
+            self.inner
+                .hasher
+                .verify_decoy(&credentials.password)
+                .await?;
+            return Err(bad_credentials());
+        };
+        let rehash = self.check_password(&record, &credentials.password).await?;
+        if record.user.disabled {
+            return Err(Error::forbidden("this account is disabled"));
+        }
+        self.open_session(&record, rehash).await
+    }
+
+    /// Checks `password` for `record`, applying the lockout. On success,
+    /// returns a fresh hash when the stored one used weaker parameters.
+    async fn check_password(&self, record: &UserRecord, password: &str) -> Result<Option<String>> {
+        let now = self.now();
+        if let Some(until) = record.locked_until.filter(|until| *until > now) {
+            let wait = (until - now).to_std().unwrap_or_default();
+            return Err(Error::rate_limited(
+                format!(
+                    "too many failed logins; try again in {} seconds",
+                    wait.as_secs().max(1)
+                ),
+                wait,
+            ));
+        }
+        let stored = record
+            .password_hash
+            .as_deref()
+            .ok_or_else(bad_credentials)?;
+        // Anything longer than the policy allows cannot be the password.
+        let verified = if password.chars().count() > Password::MAX_CHARS {
+            None
+        } else {
+            Some(self.inner.hasher.verify(password, stored).await?)
+        };
+        match verified {
+            Some(v) if v.ok => Ok(if v.needs_rehash {
+                Some(self.inner.hasher.hash(password).await?)
+            } else {
+                None
+            }),
+            _ => {
+                let policy = LockPolicy {
+                    max_failures: self.config().max_failed_logins,
+                    lock_until: after(now, self.config().lockout()),
+                };
+                self.store()
+                    .record_failed_login(record.user.id, policy, now)
+                    .await?;
+                Err(bad_credentials())
+            }
+        }
+    }
+
+    async fn open_session(
+        &self,
+        record: &UserRecord,
+        rehashed_password: Option<String>,
+    ) -> Result<AuthSession> {
+        let now = self.now();
+        let session = SessionId::new();
+        let refresh_token = random_token();
+        let new = NewSession {
+            id: session,
+            user_id: record.user.id,
+            refresh: self.refresh_record(&refresh_token, now),
+            rehashed_password,
+        };
+        self.store().start_session(new, now).await?;
+        let access = self.access_token(record, session, now)?;
+        Ok(AuthSession {
+            user: record.user.clone(),
+            access_token: access.access_token,
+            refresh_token,
+            token_type: BEARER,
+            expires_in: access.expires_in,
+        })
+    }
+
+    fn refresh_record(&self, token: &str, now: Timestamp) -> NewRefreshToken {
+        NewRefreshToken {
+            hash: tokens::refresh_hash(token),
+            expires_at: after(now, self.config().refresh_token_ttl()),
+        }
+    }
+
+    fn access_token(
+        &self,
+        record: &UserRecord,
+        session: SessionId,
+        now: Timestamp,
+    ) -> Result<AccessToken> {
+        let keys = &self.inner.keys;
+        let token = keys.issue(
+            record.user.id,
+            record.user.role,
+            session,
+            record.token_version,
+            now,
+        )?;
+        Ok(AccessToken {
+            access_token: token,
+            token_type: BEARER,
+            expires_in: keys.ttl_secs(),
+        })
+    }
+
+    /// Trades a refresh token for a new pair. The presented token stops
+    /// working; presenting it again revokes the whole session.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<AuthSession> {
+        let now = self.now();
+        let next = random_token();
+        let rotation = self
+            .store()
+            .rotate_refresh_token(
+                &tokens::refresh_hash(refresh_token.trim()),
+                self.refresh_record(&next, now),
+                now,
+            )
+            .await?;
+        match rotation {
+            Rotation::Rotated {
+                user_id,
+                session_id,
+            } => {
+                let record = self
+                    .store()
+                    .user(user_id)
+                    .await?
+                    .filter(|r| r.deleted_at.is_none() && !r.user.disabled)
+                    .ok_or_else(|| Error::unauthenticated("invalid or expired refresh token"))?;
+                let access = self.access_token(&record, session_id, now)?;
+                Ok(AuthSession {
+                    user: record.user,
+                    access_token: access.access_token,
+                    refresh_token: next,
+                    token_type: BEARER,
+                    expires_in: access.expires_in,
+                })
+            }
+            Rotation::Reused { .. } => Err(Error::unauthenticated(
+                "refresh token already used; the session was ended, sign in again",
+            )),
+            Rotation::Invalid => Err(Error::unauthenticated("invalid or expired refresh token")),
+        }
+    }
+
+    /// Ends the session the refresh token belongs to. Unknown or already
+    /// ended sessions are not an error: logging out twice is fine.
+    pub async fn logout(&self, refresh_token: &str) -> Result<()> {
+        let hash = tokens::refresh_hash(refresh_token.trim());
+        self.store().end_session(&hash, self.now()).await
+    }
+
+    /// Turns an access token into the acting user.
+    ///
+    /// Refused: a bad signature, algorithm, key, issuer or audience; an
+    /// expired or not-yet-valid token; a token of a disabled or deleted user,
+    /// of an ended session, or issued before the last password change.
+    pub async fn authenticate(&self, access_token: &str) -> Result<Actor> {
+        let claims = self.inner.keys.verify(access_token.trim(), self.now())?;
+        let (user, session) = (UserId(claims.sub), SessionId(claims.sid));
+        let revoked = || Error::unauthenticated("access token revoked; sign in again");
+        let (record, live) = self
+            .store()
+            .session_user(user, session)
+            .await?
+            .ok_or_else(revoked)?;
+        if !live
+            || record.deleted_at.is_some()
+            || record.user.disabled
+            || record.token_version != claims.ver
+        {
+            return Err(revoked());
+        }
+        Ok(Actor::User {
+            id: user,
+            role: record.user.role,
+            session,
+        })
+    }
+
+    /// A live account, or `not_found`.
+    async fn live_user(&self, id: UserId) -> Result<UserRecord> {
+        self.store()
+            .user(id)
+            .await?
+            .filter(|r| r.deleted_at.is_none())
+            .ok_or_else(|| Error::not_found("user not found"))
+    }
+
+    /// The signed-in user's account.
+    pub async fn current_user(&self, actor: &Actor) -> Result<User> {
+        let id = actor.require_user()?;
+        Ok(self.live_user(id).await?.user)
+    }
+
+    /// A user's account: themselves, admins and the operator.
+    pub async fn user(&self, actor: &Actor, id: UserId) -> Result<User> {
+        actor.require_self_or_admin(id)?;
+        Ok(self.live_user(id).await?.user)
+    }
+
+    /// Changes the signed-in user's profile.
+    pub async fn update_profile(&self, actor: &Actor, update: ProfileUpdate) -> Result<User> {
+        let id = actor.require_user()?;
+        let changes = validate_profile(update)?;
+        if changes.field_names().is_empty() {
+            return self.current_user(actor).await;
+        }
+        self.store()
+            .update_profile(id, changes, *actor, self.now())
+            .await
+    }
+
+    /// Changes the signed-in user's password. Every other session ends and
+    /// older access tokens stop working; the answer is a new access token for
+    /// the current session, whose refresh token keeps working.
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        change: PasswordChange,
+    ) -> Result<AccessToken> {
+        let Actor::User { id, session, .. } = *actor else {
+            return Err(Error::unauthenticated("sign in first"));
+        };
+        let new = Password::parse("new_password", &change.new_password)?;
+        let record = self.live_user(id).await?;
+        self.check_password(&record, &change.current_password)
+            .await
+            .map_err(|e| match e.kind() {
+                crate::ErrorKind::Unauthenticated => {
+                    Error::invalid_field("current_password", "is not the current password")
+                }
+                _ => e,
+            })?;
+        let hash = self.inner.hasher.hash(new.expose()).await?;
+        self.store()
+            .set_password(id, hash, Some(session), *actor, self.now())
+            .await?;
+        let record = self.live_user(id).await?;
+        self.access_token(&record, session, self.now())
+    }
+
+    /// Sets a user's password without the old one: admins and the operator.
+    /// Every session of the user ends.
+    pub async fn reset_password(&self, actor: &Actor, id: UserId, password: &str) -> Result<()> {
+        actor.require_admin()?;
+        let new = Password::parse("password", password)?;
+        self.live_user(id).await?;
+        let hash = self.inner.hasher.hash(new.expose()).await?;
+        self.store()
+            .set_password(id, hash, None, *actor, self.now())
+            .await
+    }
+
+    /// Deletes the signed-in user's own account; the password confirms it.
+    /// See the module docs for what is kept.
+    pub async fn delete_account(&self, actor: &Actor, password: &str) -> Result<()> {
+        let id = actor.require_user()?;
+        let record = self.live_user(id).await?;
+        self.check_password(&record, password)
+            .await
+            .map_err(|e| match e.kind() {
+                crate::ErrorKind::Unauthenticated => {
+                    Error::invalid_field("password", "is not the current password")
+                }
+                _ => e,
+            })?;
+        self.store().delete_user(id, *actor, self.now()).await
+    }
+
+    /// Changes a user's role: admins and the operator. An admin cannot
+    /// change their own role, so a school never loses its last admin by
+    /// accident.
+    pub async fn set_role(&self, actor: &Actor, id: UserId, role: Role) -> Result<User> {
+        actor.require_admin()?;
+        if actor.user_id() == Some(id) {
+            return Err(Error::forbidden("an admin cannot change their own role"));
+        }
+        self.store().set_role(id, role, *actor, self.now()).await
+    }
+
+    /// Disables or enables an account: admins and the operator, not on
+    /// themselves. Disabling ends every session at once.
+    pub async fn set_disabled(&self, actor: &Actor, id: UserId, disabled: bool) -> Result<User> {
+        actor.require_admin()?;
+        if actor.user_id() == Some(id) {
+            return Err(Error::forbidden(
+                "an admin cannot disable their own account",
+            ));
+        }
+        self.store()
+            .set_disabled(id, disabled, *actor, self.now())
+            .await
+    }
+
+    /// Ends every session of a user (themselves, admins, the operator).
+    /// Returns how many were live.
+    pub async fn revoke_sessions(&self, actor: &Actor, id: UserId) -> Result<u64> {
+        actor.require_self_or_admin(id)?;
+        self.store().revoke_sessions(id, *actor, self.now()).await
+    }
+
+    /// Lists live accounts: admins and the operator.
+    pub async fn list_users(&self, actor: &Actor, query: &UserQuery) -> Result<Vec<User>> {
+        actor.require_admin()?;
+        self.store().list_users(query).await
+    }
+
+    /// Reads the event log: admins and the operator.
+    pub async fn events(&self, actor: &Actor, query: &EventQuery) -> Result<Vec<Event>> {
+        actor.require_admin()?;
+        self.store().events(query).await
+    }
+}

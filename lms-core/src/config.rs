@@ -1,0 +1,207 @@
+//! Configuration as plain data. The core never reads the environment: the
+//! binaries map `LMS_*` variables and flags onto these fields, Python maps
+//! keyword arguments, Rust hosts fill the struct. Field names follow the
+//! variable names (`LMS_JWT_SECRET` is `jwt_secret`).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Secret;
+use crate::error::{Error, FieldError, Result};
+
+/// Everything the core needs besides its injected parts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// PostgreSQL schema holding this school's tables (`LMS_DATABASE_SCHEMA`).
+    /// One server can hold many independent schools, one schema each.
+    /// `None` uses the connection's default (`public`). Ignored by SQLite.
+    pub database_schema: Option<String>,
+    /// Signs access tokens (`LMS_JWT_SECRET`): at least 32 bytes.
+    pub jwt_secret: Secret,
+    /// Earlier signing secrets still accepted while their tokens live
+    /// (`LMS_JWT_PREVIOUS_SECRETS`), for key rotation.
+    pub jwt_previous_secrets: Vec<Secret>,
+    /// `iss` of access tokens.
+    pub jwt_issuer: String,
+    /// `aud` of access tokens.
+    pub jwt_audience: String,
+    /// Access-token lifetime in seconds (15 minutes).
+    pub access_token_ttl_secs: u64,
+    /// Refresh-token lifetime in seconds (30 days); each use starts a new one.
+    pub refresh_token_ttl_secs: u64,
+    /// Failed logins in a row that lock an account (5).
+    pub max_failed_logins: u32,
+    /// How long a locked account stays locked, in seconds (15 minutes).
+    pub lockout_secs: u64,
+    /// Argon2id memory cost in KiB (19456, OWASP's minimum and our floor).
+    pub argon2_memory_kib: u32,
+    /// Argon2id passes (2, the floor).
+    pub argon2_iterations: u32,
+    /// Argon2id lanes (1, the floor).
+    pub argon2_parallelism: u32,
+    /// Password hashes computed at once; the rest wait. 0 means one per CPU.
+    pub hash_concurrency: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_schema: None,
+            jwt_secret: Secret::default(),
+            jwt_previous_secrets: Vec::new(),
+            jwt_issuer: "lms".to_owned(),
+            jwt_audience: "lms".to_owned(),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            max_failed_logins: 5,
+            lockout_secs: 15 * 60,
+            argon2_memory_kib: Self::MIN_ARGON2_MEMORY_KIB,
+            argon2_iterations: Self::MIN_ARGON2_ITERATIONS,
+            argon2_parallelism: 1,
+            hash_concurrency: 0,
+        }
+    }
+}
+
+impl Config {
+    /// OWASP's minimum Argon2id memory for t=2, p=1.
+    pub const MIN_ARGON2_MEMORY_KIB: u32 = 19_456;
+    /// OWASP's minimum passes at that memory.
+    pub const MIN_ARGON2_ITERATIONS: u32 = 2;
+    /// Shortest accepted signing secret, in bytes.
+    pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+    /// The default configuration with the given signing secret.
+    pub fn with_jwt_secret(secret: impl Into<Secret>) -> Self {
+        Self {
+            jwt_secret: secret.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Access-token lifetime.
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_secs)
+    }
+
+    /// Refresh-token lifetime.
+    pub fn refresh_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.refresh_token_ttl_secs)
+    }
+
+    /// Lockout window.
+    pub fn lockout(&self) -> Duration {
+        Duration::from_secs(self.lockout_secs)
+    }
+
+    /// Checks every field, reporting all problems at once.
+    pub fn validate(&self) -> Result<()> {
+        let mut errors = Vec::new();
+        let mut bad = |field: &str, message: &str| {
+            errors.push(FieldError {
+                field: field.to_owned(),
+                message: message.to_owned(),
+            })
+        };
+        if self.jwt_secret.expose().len() < Self::MIN_JWT_SECRET_BYTES {
+            bad("jwt_secret", "must be at least 32 bytes");
+        }
+        if self
+            .jwt_previous_secrets
+            .iter()
+            .any(|s| s.expose().len() < Self::MIN_JWT_SECRET_BYTES)
+        {
+            bad("jwt_previous_secrets", "each must be at least 32 bytes");
+        }
+        if self.jwt_issuer.trim().is_empty() {
+            bad("jwt_issuer", "must not be empty");
+        }
+        if self.jwt_audience.trim().is_empty() {
+            bad("jwt_audience", "must not be empty");
+        }
+        if !(60..=24 * 3600).contains(&self.access_token_ttl_secs) {
+            bad("access_token_ttl_secs", "must be between 60 and 86400");
+        }
+        if !(3600..=365 * 24 * 3600).contains(&self.refresh_token_ttl_secs) {
+            bad(
+                "refresh_token_ttl_secs",
+                "must be between 3600 and 31536000",
+            );
+        }
+        if !(1..=100).contains(&self.max_failed_logins) {
+            bad("max_failed_logins", "must be between 1 and 100");
+        }
+        if !(1..=7 * 24 * 3600).contains(&self.lockout_secs) {
+            bad("lockout_secs", "must be between 1 and 604800");
+        }
+        if !(Self::MIN_ARGON2_MEMORY_KIB..=4 * 1024 * 1024).contains(&self.argon2_memory_kib) {
+            bad("argon2_memory_kib", "must be between 19456 and 4194304");
+        }
+        if !(Self::MIN_ARGON2_ITERATIONS..=100).contains(&self.argon2_iterations) {
+            bad("argon2_iterations", "must be between 2 and 100");
+        }
+        if !(1..=64).contains(&self.argon2_parallelism) {
+            bad("argon2_parallelism", "must be between 1 and 64");
+        }
+        if let Some(schema) = &self.database_schema
+            && !valid_schema_name(schema)
+        {
+            bad(
+                "database_schema",
+                "must be 1 to 63 lower-case letters, digits or '_', starting with a letter or '_'",
+            );
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::invalid_fields(errors))
+        }
+    }
+}
+
+/// A PostgreSQL identifier we can put in `search_path` without quoting games.
+pub(crate) fn valid_schema_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && name.len() <= 63
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_config_needs_only_a_secret() {
+        let err = Config::default().validate().unwrap_err();
+        assert_eq!(err.fields().len(), 1);
+        assert_eq!(err.fields()[0].field, "jwt_secret");
+        Config::with_jwt_secret("x".repeat(32)).validate().unwrap();
+    }
+
+    #[test]
+    fn weaker_argon2_parameters_than_owasp_are_refused() {
+        let mut config = Config::with_jwt_secret("x".repeat(32));
+        config.argon2_memory_kib = 4096;
+        config.argon2_iterations = 1;
+        let err = config.validate().unwrap_err();
+        let fields: Vec<_> = err.fields().iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["argon2_memory_kib", "argon2_iterations"]);
+    }
+
+    #[test]
+    fn a_schema_name_must_be_a_plain_identifier() {
+        assert!(valid_schema_name("school_42"));
+        for bad in ["", "School", "1abc", "a-b", "a;drop", &"a".repeat(64)] {
+            assert!(!valid_schema_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let config = Config::with_jwt_secret("super-secret-value-0123456789abcdef");
+        assert!(!format!("{config:?}").contains("super-secret"));
+    }
+}

@@ -1,0 +1,129 @@
+//! Free-text fields with length limits.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+fn no_control(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+/// The name shown for a user: 1 to 100 characters, trimmed, one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// Trims and checks `raw`, naming `field` when it refuses.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, Error> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(Error::invalid_field(field, "is required"));
+        }
+        if name.chars().count() > 100 {
+            return Err(Error::invalid_field(
+                field,
+                "must be at most 100 characters",
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(Error::invalid_field(field, "must be a single line of text"));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A user's self-description: at most 2,000 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Bio(String);
+
+impl Bio {
+    /// Trims and checks `raw`, naming `field` when it refuses.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, Error> {
+        let bio = raw.trim();
+        if bio.chars().count() > 2000 {
+            return Err(Error::invalid_field(
+                field,
+                "must be at most 2000 characters",
+            ));
+        }
+        if !no_control(bio) {
+            return Err(Error::invalid_field(
+                field,
+                "must not contain control characters",
+            ));
+        }
+        Ok(Self(bio.to_owned()))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The key of an object in media storage (an avatar, a thumbnail): a relative
+/// path of safe characters that cannot climb out of its folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ObjectKey(String);
+
+impl ObjectKey {
+    /// Checks `raw`, naming `field` when it refuses.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, Error> {
+        let key = raw.trim();
+        let safe = key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-'));
+        let climbs = key
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..");
+        if key.is_empty() || key.len() > 512 || !safe || climbs {
+            return Err(Error::invalid_field(
+                field,
+                "must be a relative object key of letters, digits, '/', '.', '_' and '-'",
+            ));
+        }
+        Ok(Self(key.to_owned()))
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blank_display_name_is_rejected() {
+        assert!(DisplayName::parse("display_name", "   ").is_err());
+        assert_eq!(
+            DisplayName::parse("display_name", " Ada ")
+                .unwrap()
+                .as_str(),
+            "Ada"
+        );
+    }
+
+    #[test]
+    fn a_display_name_on_two_lines_is_rejected() {
+        assert!(DisplayName::parse("display_name", "Ada\nLovelace").is_err());
+    }
+
+    #[test]
+    fn an_object_key_cannot_climb_out() {
+        for raw in ["../etc/passwd", "/abs", "a//b", "a/./b", "a b", ""] {
+            assert!(ObjectKey::parse("avatar_key", raw).is_err(), "{raw:?}");
+        }
+        assert!(ObjectKey::parse("avatar_key", "avatars/0193/me.png").is_ok());
+    }
+}

@@ -1,0 +1,254 @@
+//! One error type for the whole library.
+//!
+//! Every face maps [`ErrorKind`] in exactly one place (HTTP status, Python
+//! exception class, CLI exit code), so the kind is the contract and the
+//! message is for people. Internal errors keep their detail in the log; their
+//! `Display` stays generic so a face can show it without leaking anything.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, as a stable category. The snake_case name
+/// ([`ErrorKind::code`]) is part of the public API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request is malformed or breaks a rule; see the field errors.
+    InvalidInput,
+    /// No valid credentials were presented.
+    Unauthenticated,
+    /// The actor is known but may not do this.
+    Forbidden,
+    /// The thing does not exist, or the actor may not know it exists.
+    NotFound,
+    /// The request collides with the current state (duplicate key, stale move).
+    Conflict,
+    /// Too many attempts; retry after [`Error::retry_after`].
+    RateLimited,
+    /// A payment was declined or could not be taken.
+    Payment,
+    /// An external provider failed or answered unexpectedly.
+    Provider,
+    /// A bug or an infrastructure failure; detail is only in the log.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The stable machine-readable code (`invalid_input`, `not_found`, ...).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InvalidInput => "invalid_input",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
+            Self::RateLimited => "rate_limited",
+            Self::Payment => "payment",
+            Self::Provider => "provider",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A problem with one input field, named by its public (JSON) name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field's name as the caller spelled it (`email`, `password`).
+    pub field: String,
+    /// What is wrong with it, for people.
+    pub message: String,
+}
+
+/// The library's error: a kind, a message, and details for some kinds.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    fields: Vec<FieldError>,
+    retry_after: Option<Duration>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Error {
+    /// An error of `kind` with a message for people.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            fields: Vec::new(),
+            retry_after: None,
+            source: None,
+        }
+    }
+
+    /// `invalid_input` naming one field.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        let message = message.into();
+        let mut err = Self::new(ErrorKind::InvalidInput, format!("{field}: {message}"));
+        err.fields.push(FieldError { field, message });
+        err
+    }
+
+    /// `invalid_input` carrying several field errors at once.
+    pub fn invalid_fields(fields: Vec<FieldError>) -> Self {
+        let message = fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut err = Self::new(ErrorKind::InvalidInput, message);
+        err.fields = fields;
+        err
+    }
+
+    /// `unauthenticated` with a message.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unauthenticated, message)
+    }
+
+    /// `forbidden` with a message.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, message)
+    }
+
+    /// `not_found` with a message.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    /// `conflict` with a message.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, message)
+    }
+
+    /// `rate_limited`, retry after `wait`.
+    pub fn rate_limited(message: impl Into<String>, wait: Duration) -> Self {
+        let mut err = Self::new(ErrorKind::RateLimited, message);
+        err.retry_after = Some(wait);
+        err
+    }
+
+    /// `internal`: the detail goes to the log, the message stays generic.
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let source = source.into();
+        tracing::error!(error = %source, "internal error");
+        let mut err = Self::new(ErrorKind::Internal, "internal error");
+        err.source = Some(source);
+        err
+    }
+
+    /// The category every face maps.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The stable code of the kind.
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
+    }
+
+    /// The message for people (generic for `internal`).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Field errors of an `invalid_input` error.
+    pub fn fields(&self) -> &[FieldError] {
+        &self.fields
+    }
+
+    /// How long to wait before retrying a `rate_limited` request.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    /// Unique-key violations are a `conflict` (two writers raced for the same
+    /// e-mail or slug); everything else the store says is `internal`.
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err
+            && db.is_unique_violation()
+        {
+            let what = db.constraint().unwrap_or("a unique key").to_owned();
+            let mut conflict = Self::conflict(format!("already exists ({what})"));
+            conflict.source = Some(Box::new(err));
+            return conflict;
+        }
+        Self::internal(err)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        Self::internal(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_a_distinct_snake_case_code() {
+        let kinds = [
+            ErrorKind::InvalidInput,
+            ErrorKind::Unauthenticated,
+            ErrorKind::Forbidden,
+            ErrorKind::NotFound,
+            ErrorKind::Conflict,
+            ErrorKind::RateLimited,
+            ErrorKind::Payment,
+            ErrorKind::Provider,
+            ErrorKind::Internal,
+        ];
+        let codes: std::collections::HashSet<_> = kinds.iter().map(|k| k.code()).collect();
+        assert_eq!(codes.len(), kinds.len());
+        for kind in kinds {
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, kind.code());
+        }
+    }
+
+    #[test]
+    fn an_internal_error_does_not_show_its_detail() {
+        let err = Error::internal("connection refused to 10.0.0.5");
+        assert_eq!(err.to_string(), "internal error");
+        assert!(std::error::Error::source(&err).is_some());
+    }
+
+    #[test]
+    fn a_field_error_names_the_field() {
+        let err = Error::invalid_field("email", "must contain @");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert_eq!(err.fields()[0].field, "email");
+        assert!(err.message().contains("email"));
+    }
+}

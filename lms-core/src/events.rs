@@ -1,0 +1,137 @@
+//! The append-only event log: one row for every state change, written in the
+//! same transaction as the change. It is the audit trail, and the outbox that
+//! outbound webhooks will read from.
+
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::clock::Timestamp;
+
+/// Event type names. Stable: hosts filter on them.
+pub mod kinds {
+    /// A user registered themselves.
+    pub const USER_REGISTERED: &str = "user.registered";
+    /// An admin or the system created a user.
+    pub const USER_CREATED: &str = "user.created";
+    /// Display name, bio or avatar changed.
+    pub const USER_PROFILE_UPDATED: &str = "user.profile_updated";
+    /// The password changed (by the user or an admin reset).
+    pub const USER_PASSWORD_CHANGED: &str = "user.password_changed";
+    /// An admin changed the role.
+    pub const USER_ROLE_CHANGED: &str = "user.role_changed";
+    /// An admin disabled the account.
+    pub const USER_DISABLED: &str = "user.disabled";
+    /// An admin enabled the account again.
+    pub const USER_ENABLED: &str = "user.enabled";
+    /// The account was deleted.
+    pub const USER_DELETED: &str = "user.deleted";
+    /// A login failed on a wrong password (payload says whether it locked).
+    pub const USER_LOGIN_FAILED: &str = "user.login_failed";
+    /// Every session of the user was revoked.
+    pub const USER_SESSIONS_REVOKED: &str = "user.sessions_revoked";
+    /// A login started a session.
+    pub const SESSION_STARTED: &str = "session.started";
+    /// A refresh token was rotated.
+    pub const SESSION_REFRESHED: &str = "session.refreshed";
+    /// The session was ended by logout.
+    pub const SESSION_ENDED: &str = "session.ended";
+    /// An already-rotated refresh token came back; the session was revoked.
+    pub const SESSION_REUSE_DETECTED: &str = "session.reuse_detected";
+}
+
+/// One row of the log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Position in the log; strictly increasing, use it as the cursor.
+    pub id: i64,
+    /// Event type, one of [`kinds`].
+    pub kind: String,
+    /// What kind of thing changed (`user`, `session`).
+    pub subject_type: String,
+    /// Which one.
+    pub subject_id: Uuid,
+    /// The user the change concerns, when there is one.
+    pub user_id: Option<Uuid>,
+    /// Who did it: `anonymous`, `system` or `user`.
+    pub actor_kind: String,
+    /// The acting user, when a user acted.
+    pub actor_id: Option<Uuid>,
+    /// Details: ids and changed field names, never secrets or contact data.
+    pub payload: Value,
+    /// When it happened.
+    pub created_at: Timestamp,
+}
+
+/// An event about to be written by a store step.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Event type, one of [`kinds`].
+    pub kind: &'static str,
+    /// `user`, `session`, ...
+    pub subject_type: &'static str,
+    /// Which one.
+    pub subject_id: Uuid,
+    /// The user the change concerns.
+    pub user_id: Option<Uuid>,
+    /// Who did it: `anonymous`, `system` or `user`.
+    pub actor_kind: &'static str,
+    /// The acting user, when a user acted.
+    pub actor_id: Option<Uuid>,
+    /// Details.
+    pub payload: Value,
+}
+
+impl NewEvent {
+    /// An event about a user.
+    pub fn user(kind: &'static str, user: Uuid, actor: Actor, payload: Value) -> Self {
+        let (actor_kind, actor_id) = actor.log_parts();
+        Self {
+            kind,
+            subject_type: "user",
+            subject_id: user,
+            user_id: Some(user),
+            actor_kind,
+            actor_id,
+            payload,
+        }
+    }
+
+    /// An event about a login session, done by the session's own user
+    /// (or, for a failed login, by whoever typed the password).
+    pub fn session(kind: &'static str, session: Uuid, user: Uuid, payload: Value) -> Self {
+        Self {
+            kind,
+            subject_type: "session",
+            subject_id: session,
+            user_id: Some(user),
+            actor_kind: "user",
+            actor_id: Some(user),
+            payload,
+        }
+    }
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only events after this id (the cursor).
+    pub after: Option<i64>,
+    /// Only events of this type.
+    pub kind: Option<String>,
+    /// Only events concerning this user.
+    pub user_id: Option<Uuid>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+impl EventQuery {
+    /// Largest page.
+    pub const MAX_LIMIT: u32 = 1000;
+
+    /// The page size to use.
+    pub fn page_size(&self) -> u32 {
+        self.limit.unwrap_or(100).clamp(1, Self::MAX_LIMIT)
+    }
+}

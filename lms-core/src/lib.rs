@@ -1,0 +1,190 @@
+//! `lms-core`: the business rules of a course platform, as a typed async API.
+//!
+//! One [`Lms`] handle holds the rules, the store and the injected parts; the
+//! HTTP server, the admin CLI and the Python bindings are thin faces over it.
+//! Every operation takes the acting principal ([`Actor`]) and decides
+//! authorization here, so every face inherits the same rules.
+//!
+//! ```no_run
+//! # async fn demo() -> lms_core::Result<()> {
+//! use lms_core::{Config, Credentials, Lms, Registration};
+//!
+//! let lms = Lms::open("sqlite://./lms-data/lms.db", Config::with_jwt_secret(
+//!     "a secret of at least thirty-two bytes",
+//! )).await?;
+//! lms.register(Registration {
+//!     email: "ada@example.com".into(),
+//!     password: "analytical engine".into(),
+//!     display_name: "Ada".into(),
+//! }).await?;
+//! let session = lms.login(Credentials {
+//!     email: "Ada@Example.com".into(),
+//!     password: "analytical engine".into(),
+//! }).await?;
+//! let actor = lms.authenticate(&session.access_token).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//!
+//! - [`error`]: [`Error`] and [`ErrorKind`], the one error type and its
+//!   stable codes.
+//! - [`config`]: [`Config`], plain data; the core never reads the environment.
+//! - [`clock`]: the injected [`Clock`], and [`ManualClock`] for tests.
+//! - [`domain`]: value types with `parse()` (e-mail, password, role, ids).
+//! - [`actor`]: who is acting.
+//! - [`accounts`]: registration, login, tokens, profile, admin user
+//!   operations (methods on [`Lms`]).
+//! - [`events`]: the append-only event log.
+//! - [`store`]: the store traits, SQLite and PostgreSQL, migrations and the
+//!   public conformance suite.
+
+pub mod accounts;
+pub mod actor;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod store;
+
+use std::fmt;
+use std::sync::Arc;
+
+pub use accounts::{
+    AccessToken, AuthSession, Credentials, NewAccount, PasswordChange, ProfileUpdate, Registration,
+};
+pub use actor::Actor;
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use config::Config;
+pub use domain::{Role, Secret, SessionId, UserId};
+pub use error::{Error, ErrorKind, FieldError, Result};
+pub use events::{Event, EventQuery};
+pub use store::{Store, User, UserQuery};
+
+use accounts::{Hasher, TokenKeys};
+
+/// The handle to everything: cheap to clone (one `Arc`), `Send + Sync`.
+#[derive(Clone)]
+pub struct Lms {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    hasher: Hasher,
+    keys: TokenKeys,
+}
+
+impl fmt::Debug for Lms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lms")
+            .field("store", &self.inner.store.backend())
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Lms {
+    /// Opens the store `database_url` names (`sqlite://path`, `sqlite::memory:`,
+    /// `postgres://...`), applies its migrations, and builds the handle with
+    /// the system clock.
+    pub async fn open(database_url: &str, config: Config) -> Result<Self> {
+        config.validate()?;
+        let store = store::open(database_url, config.database_schema.as_deref()).await?;
+        LmsBuilder::new(config).store(store).build()
+    }
+
+    /// A builder for injecting the store and clock.
+    pub fn builder(config: Config) -> LmsBuilder {
+        LmsBuilder::new(config)
+    }
+
+    /// The store behind this handle.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The current time, rounded to what the stores keep.
+    pub fn now(&self) -> Timestamp {
+        clock::stored(self.inner.clock.now())
+    }
+}
+
+/// Builds an [`Lms`] from a [`Config`] and injected parts.
+#[derive(Debug)]
+pub struct LmsBuilder {
+    config: Config,
+    store: Option<Arc<dyn Store>>,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl LmsBuilder {
+    /// A builder with `config` and no parts yet.
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            store: None,
+            clock: None,
+        }
+    }
+
+    /// The store (required).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The clock ([`SystemClock`] when not set).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Checks the configuration and builds the handle.
+    pub fn build(self) -> Result<Lms> {
+        self.config.validate()?;
+        let store = self
+            .store
+            .ok_or_else(|| Error::invalid_field("store", "is required"))?;
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let hasher = Hasher::new(&self.config)?;
+        let keys = TokenKeys::new(&self.config);
+        Ok(Lms {
+            inner: Arc::new(Inner {
+                config: self.config,
+                store,
+                clock,
+                hasher,
+                keys,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+
+    #[test]
+    fn the_handle_is_send_sync_and_clone() {
+        assert_send_sync_clone::<Lms>();
+    }
+
+    #[test]
+    fn a_builder_without_a_store_says_so() {
+        let err = Lms::builder(Config::with_jwt_secret("x".repeat(32)))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.fields()[0].field, "store");
+    }
+}

@@ -1,0 +1,897 @@
+//! The store conformance suite: what every [`Store`] must do, whatever its
+//! backend. SQLite and PostgreSQL run it in this crate's tests; a third-party
+//! store proves itself by running it too:
+//!
+//! ```ignore
+//! async fn fresh_store() -> std::sync::Arc<dyn lms_core::Store> { /* an empty store */ }
+//! lms_core::store_conformance_tests!(fresh_store);
+//! ```
+//!
+//! The macro expands to one `#[tokio::test]` per case (the host crate needs
+//! tokio with `macros` and `rt-multi-thread`). Every case gets its own fresh
+//! store from the factory, so cases run in parallel. A case panics with a
+//! message saying what the store did wrong.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{
+    LockPolicy, NewRefreshToken, NewSession, NewUser, ProfileChanges, Rotation, UserQuery,
+};
+use crate::actor::Actor;
+use crate::clock::{Timestamp, after};
+use crate::domain::{Email, Role, SessionId, UserId};
+use crate::error::ErrorKind;
+use crate::events::{EventQuery, kinds};
+use crate::store::Store;
+
+/// Expands to one test per conformance case, each on a fresh store from
+/// `$factory` (an async fn returning `Arc<dyn Store>`).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:path) => {
+        $crate::store_conformance_tests!(@cases $factory;
+            a_created_user_reads_back_by_id_and_email,
+            a_duplicate_email_is_a_conflict_and_changes_nothing,
+            a_user_created_by_the_operator_is_logged_as_created,
+            session_user_tells_live_from_ended_sessions,
+            failed_logins_count_up_and_lock_at_the_limit,
+            starting_a_session_clears_failures_and_stores_a_rehash,
+            a_refresh_token_rotates_exactly_once,
+            reusing_a_rotated_token_revokes_the_session,
+            concurrent_uses_of_one_refresh_token_have_one_winner,
+            expired_and_unknown_refresh_tokens_change_nothing,
+            ending_a_session_is_idempotent,
+            a_profile_update_sets_and_clears_fields,
+            a_password_change_bumps_the_version_and_keeps_one_session,
+            setting_the_current_role_changes_nothing,
+            disabling_revokes_sessions_and_enabling_does_not,
+            revoking_sessions_counts_the_live_ones,
+            deleting_a_user_erases_personal_data_and_frees_the_email,
+            listing_users_filters_and_pages_by_id,
+            the_event_log_pages_by_cursor_and_filters,
+            steps_on_a_missing_user_are_not_found,
+            every_migration_is_applied,
+            times_round_trip_to_the_microsecond,
+        );
+    };
+    (@cases $factory:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store: ::std::sync::Arc<dyn $crate::Store> = $factory().await;
+                $crate::store::conformance::$case(store).await;
+            }
+        )*
+    };
+}
+
+/// A fixed instant with microseconds, so precision loss shows.
+pub fn t0() -> Timestamp {
+    DateTime::parse_from_rfc3339("2026-03-01T09:30:00.123456Z")
+        .expect("valid time")
+        .with_timezone(&Utc)
+}
+
+fn later(secs: u64) -> Timestamp {
+    after(t0(), Duration::from_secs(secs))
+}
+
+/// A syntactically valid PHC string; stores never verify it.
+const HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        id: UserId::new(),
+        email: Email::parse("email", email).expect("valid e-mail"),
+        display_name: format!("User {email}"),
+        password_hash: HASH.to_owned(),
+        role: Role::Student,
+    }
+}
+
+async fn make_user(store: &dyn Store, email: &str) -> UserId {
+    store
+        .create_user(new_user(email), Actor::Anonymous, t0())
+        .await
+        .expect("create_user")
+        .id
+}
+
+fn token(name: &str, expires_at: Timestamp) -> NewRefreshToken {
+    NewRefreshToken {
+        hash: format!("{name:0>64}"),
+        expires_at,
+    }
+}
+
+async fn start(store: &dyn Store, user: UserId, refresh: &str) -> SessionId {
+    let id = SessionId::new();
+    store
+        .start_session(
+            NewSession {
+                id,
+                user_id: user,
+                refresh: token(refresh, later(3600)),
+                rehashed_password: None,
+            },
+            t0(),
+        )
+        .await
+        .expect("start_session");
+    id
+}
+
+async fn live(store: &dyn Store, user: UserId, session: SessionId) -> bool {
+    store
+        .session_user(user, session)
+        .await
+        .expect("session_user")
+        .expect("user exists")
+        .1
+}
+
+/// The kinds of every event concerning `user`, in order.
+async fn kinds_of(store: &dyn Store, user: UserId) -> Vec<String> {
+    let query = EventQuery {
+        user_id: Some(user.0),
+        limit: Some(1000),
+        ..EventQuery::default()
+    };
+    store
+        .events(&query)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+fn system() -> Actor {
+    Actor::System
+}
+
+/// Creating a user returns it, both lookups find it, one event is written.
+pub async fn a_created_user_reads_back_by_id_and_email(store: Arc<dyn Store>) {
+    let new = new_user("ada@example.com");
+    let created = store
+        .create_user(new.clone(), Actor::Anonymous, t0())
+        .await
+        .unwrap();
+    assert_eq!(created.id, new.id);
+    assert_eq!(created.email, "ada@example.com");
+    assert_eq!(created.role, Role::Student);
+    assert!(!created.disabled);
+    assert_eq!((created.created_at, created.updated_at), (t0(), t0()));
+
+    let by_id = store.user(new.id).await.unwrap().expect("found by id");
+    assert_eq!(by_id.user, created);
+    assert_eq!(by_id.password_hash.as_deref(), Some(HASH));
+    assert_eq!((by_id.token_version, by_id.failed_logins), (0, 0));
+    assert_eq!((by_id.locked_until, by_id.deleted_at), (None, None));
+
+    let email = Email::parse("email", "ADA@example.com").unwrap();
+    let by_email = store
+        .user_by_email(&email)
+        .await
+        .unwrap()
+        .expect("found by e-mail");
+    assert_eq!(by_email, by_id);
+    assert!(store.user(UserId::new()).await.unwrap().is_none());
+
+    let events = store.events(&EventQuery::default()).await.unwrap();
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert_eq!(e.kind, kinds::USER_REGISTERED);
+    assert_eq!((e.subject_type.as_str(), e.subject_id), ("user", new.id.0));
+    assert_eq!((e.actor_kind.as_str(), e.actor_id), ("anonymous", None));
+    assert_eq!(e.payload, json!({ "role": "student" }));
+    assert_eq!(e.created_at, t0());
+}
+
+/// The same e-mail twice is `conflict`; the first account is untouched and
+/// no second row or event appears.
+pub async fn a_duplicate_email_is_a_conflict_and_changes_nothing(store: Arc<dyn Store>) {
+    let first = make_user(&*store, "ada@example.com").await;
+    let mut again = new_user("ada@example.com");
+    again.display_name = "Impostor".into();
+    let err = store
+        .create_user(again.clone(), Actor::Anonymous, later(1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(store.user(again.id).await.unwrap().is_none());
+    assert_eq!(
+        store.user(first).await.unwrap().unwrap().user.display_name,
+        "User ada@example.com"
+    );
+    assert_eq!(store.events(&EventQuery::default()).await.unwrap().len(), 1);
+}
+
+/// Accounts made by the operator are `user.created`, actor `system`.
+pub async fn a_user_created_by_the_operator_is_logged_as_created(store: Arc<dyn Store>) {
+    let mut new = new_user("root@example.com");
+    new.role = Role::Admin;
+    let user = store.create_user(new, system(), t0()).await.unwrap();
+    assert_eq!(user.role, Role::Admin);
+    let events = store.events(&EventQuery::default()).await.unwrap();
+    assert_eq!(events[0].kind, kinds::USER_CREATED);
+    assert_eq!(events[0].actor_kind, "system");
+    assert_eq!(events[0].payload, json!({ "role": "admin" }));
+}
+
+/// `session_user` answers for the user's own live session only.
+pub async fn session_user_tells_live_from_ended_sessions(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let bob = make_user(&*store, "bob@example.com").await;
+    let session = start(&*store, ada, "a1").await;
+    assert!(live(&*store, ada, session).await);
+    assert!(!live(&*store, bob, session).await, "another user's session");
+    assert!(
+        !live(&*store, ada, SessionId::new()).await,
+        "unknown session"
+    );
+    assert!(
+        store
+            .session_user(UserId::new(), session)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .end_session(&token("a1", t0()).hash, later(1))
+        .await
+        .unwrap();
+    assert!(!live(&*store, ada, session).await);
+}
+
+/// Each failure counts; the one reaching the limit locks and resets the
+/// count; every failure is one event.
+pub async fn failed_logins_count_up_and_lock_at_the_limit(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let policy = LockPolicy {
+        max_failures: 3,
+        lock_until: later(900),
+    };
+    for expected in 1..=2 {
+        let r = store
+            .record_failed_login(ada, policy, later(1))
+            .await
+            .unwrap();
+        assert_eq!((r.failed_logins, r.locked_until), (expected, None));
+    }
+    let r = store
+        .record_failed_login(ada, policy, later(2))
+        .await
+        .unwrap();
+    assert_eq!((r.failed_logins, r.locked_until), (0, Some(later(900))));
+    let stored = store.user(ada).await.unwrap().unwrap();
+    assert_eq!(stored.locked_until, Some(later(900)));
+    let events = store
+        .events(&EventQuery {
+            kind: Some(kinds::USER_LOGIN_FAILED.into()),
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[2].payload["locked_until"], json!(later(900)));
+    assert_eq!(events[0].payload["locked_until"], json!(null));
+}
+
+/// A login clears the count and lock, and stores a rehash when given.
+pub async fn starting_a_session_clears_failures_and_stores_a_rehash(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let policy = LockPolicy {
+        max_failures: 5,
+        lock_until: later(900),
+    };
+    store.record_failed_login(ada, policy, t0()).await.unwrap();
+    let id = SessionId::new();
+    store
+        .start_session(
+            NewSession {
+                id,
+                user_id: ada,
+                refresh: token("r1", later(3600)),
+                rehashed_password: Some("$argon2id$rehashed".into()),
+            },
+            later(5),
+        )
+        .await
+        .unwrap();
+    let r = store.user(ada).await.unwrap().unwrap();
+    assert_eq!(r.failed_logins, 0);
+    assert_eq!(r.password_hash.as_deref(), Some("$argon2id$rehashed"));
+    assert!(live(&*store, ada, id).await);
+    let events = store
+        .events(&EventQuery {
+            kind: Some(kinds::SESSION_STARTED.into()),
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].subject_type.as_str(), events[0].subject_id),
+        ("session", id.0)
+    );
+    assert_eq!(events[0].payload, json!({ "rehashed_password": true }));
+
+    // Without a rehash the stored hash stays.
+    start(&*store, ada, "r2").await;
+    let r = store.user(ada).await.unwrap().unwrap();
+    assert_eq!(r.password_hash.as_deref(), Some("$argon2id$rehashed"));
+}
+
+/// A live token rotates into the next one, which rotates in turn.
+pub async fn a_refresh_token_rotates_exactly_once(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let session = start(&*store, ada, "r1").await;
+    let rotated = store
+        .rotate_refresh_token(&token("r1", t0()).hash, token("r2", later(7200)), later(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        rotated,
+        Rotation::Rotated {
+            user_id: ada,
+            session_id: session
+        }
+    );
+    let next = store
+        .rotate_refresh_token(&token("r2", t0()).hash, token("r3", later(7200)), later(20))
+        .await
+        .unwrap();
+    assert!(matches!(next, Rotation::Rotated { .. }));
+    assert!(live(&*store, ada, session).await);
+    assert_eq!(
+        kinds_of(&*store, ada).await,
+        [
+            kinds::USER_REGISTERED,
+            kinds::SESSION_STARTED,
+            kinds::SESSION_REFRESHED,
+            kinds::SESSION_REFRESHED
+        ]
+    );
+}
+
+/// An already-used token comes back: the session is revoked, and even its
+/// newest token stops working.
+pub async fn reusing_a_rotated_token_revokes_the_session(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let session = start(&*store, ada, "r1").await;
+    let other = start(&*store, ada, "o1").await;
+    store
+        .rotate_refresh_token(&token("r1", t0()).hash, token("r2", later(7200)), later(10))
+        .await
+        .unwrap();
+    let reused = store
+        .rotate_refresh_token(&token("r1", t0()).hash, token("x", later(7200)), later(20))
+        .await
+        .unwrap();
+    assert_eq!(
+        reused,
+        Rotation::Reused {
+            user_id: ada,
+            session_id: session
+        }
+    );
+    assert!(!live(&*store, ada, session).await);
+    assert!(
+        live(&*store, ada, other).await,
+        "other sessions are not touched"
+    );
+    let newest = store
+        .rotate_refresh_token(&token("r2", t0()).hash, token("y", later(7200)), later(30))
+        .await
+        .unwrap();
+    assert_eq!(newest, Rotation::Invalid);
+    let events = kinds_of(&*store, ada).await;
+    assert_eq!(events.last().unwrap(), kinds::SESSION_REUSE_DETECTED);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|k| *k == kinds::SESSION_REUSE_DETECTED)
+            .count(),
+        1
+    );
+}
+
+/// Two uses of one token at once: exactly one rotates.
+pub async fn concurrent_uses_of_one_refresh_token_have_one_winner(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    start(&*store, ada, "r1").await;
+    let tasks: Vec<_> = (0..4)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .rotate_refresh_token(
+                        &token("r1", t0()).hash,
+                        token(&format!("n{i}"), later(7200)),
+                        later(10),
+                    )
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut rotated = 0;
+    for task in tasks {
+        if matches!(task.await.unwrap(), Rotation::Rotated { .. }) {
+            rotated += 1;
+        }
+    }
+    assert_eq!(rotated, 1);
+}
+
+/// Expired and unknown tokens are `Invalid` and write nothing.
+pub async fn expired_and_unknown_refresh_tokens_change_nothing(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let session = start(&*store, ada, "r1").await;
+    let before = kinds_of(&*store, ada).await;
+    let expired = store
+        .rotate_refresh_token(
+            &token("r1", t0()).hash,
+            token("r2", later(9999)),
+            later(3600),
+        )
+        .await
+        .unwrap();
+    assert_eq!(expired, Rotation::Invalid);
+    let unknown = store
+        .rotate_refresh_token(
+            &token("nope", t0()).hash,
+            token("r3", later(9999)),
+            later(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(unknown, Rotation::Invalid);
+    assert_eq!(kinds_of(&*store, ada).await, before);
+    assert!(live(&*store, ada, session).await);
+    // The expired token was not consumed by the failed attempt: it stays
+    // unusable, and it does not count as reuse.
+    let again = store
+        .rotate_refresh_token(
+            &token("r1", t0()).hash,
+            token("r4", later(9999)),
+            later(3601),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, Rotation::Invalid);
+}
+
+/// Logout revokes the session once; again, or with an unknown token, is fine.
+pub async fn ending_a_session_is_idempotent(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let session = start(&*store, ada, "r1").await;
+    store
+        .end_session(&token("r1", t0()).hash, later(1))
+        .await
+        .unwrap();
+    store
+        .end_session(&token("r1", t0()).hash, later(2))
+        .await
+        .unwrap();
+    store
+        .end_session(&token("zz", t0()).hash, later(3))
+        .await
+        .unwrap();
+    assert!(!live(&*store, ada, session).await);
+    let ended = kinds_of(&*store, ada).await;
+    assert_eq!(
+        ended.iter().filter(|k| *k == kinds::SESSION_ENDED).count(),
+        1
+    );
+    let rotation = store
+        .rotate_refresh_token(&token("r1", t0()).hash, token("r2", later(7200)), later(4))
+        .await
+        .unwrap();
+    assert_eq!(rotation, Rotation::Invalid);
+}
+
+/// Profile fields change, clear, or stay when not mentioned.
+pub async fn a_profile_update_sets_and_clears_fields(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let changes = ProfileChanges {
+        display_name: Some("Ada L.".into()),
+        bio: Some(Some("Mathematician".into())),
+        avatar_key: Some(Some("avatars/ada.png".into())),
+    };
+    let user = store
+        .update_profile(ada, changes, system(), later(5))
+        .await
+        .unwrap();
+    assert_eq!(user.display_name, "Ada L.");
+    assert_eq!(user.bio.as_deref(), Some("Mathematician"));
+    assert_eq!(user.avatar_key.as_deref(), Some("avatars/ada.png"));
+    assert_eq!(user.updated_at, later(5));
+    assert_eq!(user.created_at, t0());
+
+    let clear_bio = ProfileChanges {
+        bio: Some(None),
+        ..ProfileChanges::default()
+    };
+    let user = store
+        .update_profile(ada, clear_bio, system(), later(6))
+        .await
+        .unwrap();
+    assert_eq!(user.bio, None);
+    assert_eq!(user.display_name, "Ada L.");
+    assert_eq!(user.avatar_key.as_deref(), Some("avatars/ada.png"));
+    assert_eq!(store.user(ada).await.unwrap().unwrap().user, user);
+
+    let events = store
+        .events(&EventQuery {
+            kind: Some(kinds::USER_PROFILE_UPDATED.into()),
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1].payload, json!({ "fields": ["bio"] }));
+}
+
+/// A new password bumps the token version and revokes every session but
+/// the kept one.
+pub async fn a_password_change_bumps_the_version_and_keeps_one_session(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let kept = start(&*store, ada, "k1").await;
+    let other = start(&*store, ada, "o1").await;
+    store
+        .set_password(ada, "$argon2id$new".into(), Some(kept), system(), later(5))
+        .await
+        .unwrap();
+    let r = store.user(ada).await.unwrap().unwrap();
+    assert_eq!(r.password_hash.as_deref(), Some("$argon2id$new"));
+    assert_eq!(r.token_version, 1);
+    assert!(live(&*store, ada, kept).await);
+    assert!(!live(&*store, ada, other).await);
+    let events = store
+        .events(&EventQuery {
+            kind: Some(kinds::USER_PASSWORD_CHANGED.into()),
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].payload, json!({ "revoked_sessions": 1 }));
+
+    store
+        .set_password(ada, "$argon2id$newer".into(), None, system(), later(6))
+        .await
+        .unwrap();
+    assert!(!live(&*store, ada, kept).await);
+    assert_eq!(store.user(ada).await.unwrap().unwrap().token_version, 2);
+}
+
+/// A role change is one event; setting the same role again is none.
+pub async fn setting_the_current_role_changes_nothing(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let user = store
+        .set_role(ada, Role::Instructor, system(), later(1))
+        .await
+        .unwrap();
+    assert_eq!((user.role, user.updated_at), (Role::Instructor, later(1)));
+    let same = store
+        .set_role(ada, Role::Instructor, system(), later(2))
+        .await
+        .unwrap();
+    assert_eq!(same, user);
+    assert_eq!(
+        kinds_of(&*store, ada).await,
+        [kinds::USER_REGISTERED, kinds::USER_ROLE_CHANGED]
+    );
+}
+
+/// Disabling revokes sessions and bumps the version; enabling restores
+/// login but not the old sessions.
+pub async fn disabling_revokes_sessions_and_enabling_does_not(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let session = start(&*store, ada, "r1").await;
+    let user = store
+        .set_disabled(ada, true, system(), later(1))
+        .await
+        .unwrap();
+    assert!(user.disabled);
+    assert!(!live(&*store, ada, session).await);
+    assert_eq!(store.user(ada).await.unwrap().unwrap().token_version, 1);
+    store
+        .set_disabled(ada, true, system(), later(2))
+        .await
+        .unwrap();
+    let user = store
+        .set_disabled(ada, false, system(), later(3))
+        .await
+        .unwrap();
+    assert!(!user.disabled);
+    assert!(!live(&*store, ada, session).await);
+    assert_eq!(store.user(ada).await.unwrap().unwrap().token_version, 1);
+    assert_eq!(
+        kinds_of(&*store, ada).await,
+        [
+            kinds::USER_REGISTERED,
+            kinds::SESSION_STARTED,
+            kinds::USER_DISABLED,
+            kinds::USER_ENABLED
+        ]
+    );
+}
+
+/// Revoking sessions ends the live ones and says how many there were.
+pub async fn revoking_sessions_counts_the_live_ones(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let a = start(&*store, ada, "a1").await;
+    let b = start(&*store, ada, "b1").await;
+    store
+        .end_session(&token("b1", t0()).hash, later(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .revoke_sessions(ada, system(), later(2))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(!live(&*store, ada, a).await && !live(&*store, ada, b).await);
+    assert_eq!(store.user(ada).await.unwrap().unwrap().token_version, 1);
+    assert_eq!(
+        store
+            .revoke_sessions(ada, system(), later(3))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+/// Deletion erases personal data, keeps the row, ends sessions, and lets
+/// the e-mail be used again.
+pub async fn deleting_a_user_erases_personal_data_and_frees_the_email(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    store
+        .update_profile(
+            ada,
+            ProfileChanges {
+                bio: Some(Some("private".into())),
+                ..ProfileChanges::default()
+            },
+            system(),
+            t0(),
+        )
+        .await
+        .unwrap();
+    let session = start(&*store, ada, "r1").await;
+    store.delete_user(ada, system(), later(1)).await.unwrap();
+    let r = store.user(ada).await.unwrap().expect("the row stays");
+    assert_eq!(r.deleted_at, Some(later(1)));
+    assert_eq!(r.password_hash, None);
+    assert_eq!(r.user.bio, None);
+    assert_ne!(r.user.email, "ada@example.com");
+    assert_ne!(r.user.display_name, "User ada@example.com");
+    assert!(!live(&*store, ada, session).await);
+    let email = Email::parse("email", "ada@example.com").unwrap();
+    assert!(store.user_by_email(&email).await.unwrap().is_none());
+    let rotation = store
+        .rotate_refresh_token(&token("r1", t0()).hash, token("r2", later(7200)), later(2))
+        .await
+        .unwrap();
+    assert_eq!(rotation, Rotation::Invalid);
+    let again = store
+        .delete_user(ada, system(), later(3))
+        .await
+        .unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::NotFound);
+    make_user(&*store, "ada@example.com").await;
+    assert!(
+        store
+            .list_users(&UserQuery::default())
+            .await
+            .unwrap()
+            .iter()
+            .all(|u| u.id != ada),
+        "deleted users are not listed"
+    );
+}
+
+/// Listing filters by role and text, pages by id, and skips nothing.
+pub async fn listing_users_filters_and_pages_by_id(store: Arc<dyn Store>) {
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        ids.push(make_user(&*store, &format!("user{i}@example.com")).await);
+    }
+    store
+        .set_role(ids[3], Role::Instructor, system(), t0())
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_users(&UserQuery {
+                after,
+                limit: Some(3),
+                ..UserQuery::default()
+            })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = Some(page.last().unwrap().id);
+        seen.extend(page.into_iter().map(|u| u.id));
+    }
+    assert_eq!(seen, ids);
+    let instructors = store
+        .list_users(&UserQuery {
+            role: Some(Role::Instructor),
+            ..UserQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        instructors.iter().map(|u| u.id).collect::<Vec<_>>(),
+        [ids[3]]
+    );
+    let found = store
+        .list_users(&UserQuery {
+            query: Some("USER5@".into()),
+            ..UserQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.iter().map(|u| u.id).collect::<Vec<_>>(), [ids[5]]);
+    let wildcard = store
+        .list_users(&UserQuery {
+            query: Some("%".into()),
+            ..UserQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(wildcard.is_empty(), "'%' is a literal, not a wildcard");
+}
+
+/// Events come in id order after the cursor, filtered by kind and user.
+pub async fn the_event_log_pages_by_cursor_and_filters(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let bob = make_user(&*store, "bob@example.com").await;
+    store
+        .set_role(bob, Role::Admin, system(), later(1))
+        .await
+        .unwrap();
+    let all = store.events(&EventQuery::default()).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+    let rest = store
+        .events(&EventQuery {
+            after: Some(all[0].id),
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest, all[1..]);
+    let one = store
+        .events(&EventQuery {
+            limit: Some(1),
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(one, all[..1]);
+    let roles = store
+        .events(&EventQuery {
+            kind: Some(kinds::USER_ROLE_CHANGED.into()),
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(roles.len(), 1);
+    assert_eq!(roles[0].user_id, Some(bob.0));
+    assert_eq!(roles[0].actor_kind, "system");
+    assert_eq!(kinds_of(&*store, ada).await, [kinds::USER_REGISTERED]);
+}
+
+/// Every user step on an unknown id is `not_found` and writes nothing.
+pub async fn steps_on_a_missing_user_are_not_found(store: Arc<dyn Store>) {
+    let ghost = UserId::new();
+    let policy = LockPolicy {
+        max_failures: 5,
+        lock_until: later(900),
+    };
+    let session = NewSession {
+        id: SessionId::new(),
+        user_id: ghost,
+        refresh: token("g1", later(3600)),
+        rehashed_password: None,
+    };
+    let results = [
+        store
+            .record_failed_login(ghost, policy, t0())
+            .await
+            .map(drop),
+        store.start_session(session, t0()).await,
+        store
+            .update_profile(
+                ghost,
+                ProfileChanges {
+                    display_name: Some("x".into()),
+                    ..Default::default()
+                },
+                system(),
+                t0(),
+            )
+            .await
+            .map(drop),
+        store
+            .set_password(ghost, "h".into(), None, system(), t0())
+            .await,
+        store
+            .set_role(ghost, Role::Admin, system(), t0())
+            .await
+            .map(drop),
+        store
+            .set_disabled(ghost, true, system(), t0())
+            .await
+            .map(drop),
+        store.revoke_sessions(ghost, system(), t0()).await.map(drop),
+        store.delete_user(ghost, system(), t0()).await,
+    ];
+    for (i, result) in results.into_iter().enumerate() {
+        let err = result.expect_err("a missing user must be an error");
+        assert_eq!(err.kind(), ErrorKind::NotFound, "step {i}: {err}");
+    }
+    assert!(
+        store
+            .events(&EventQuery::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// After opening, the store reports every migration as applied.
+pub async fn every_migration_is_applied(store: Arc<dyn Store>) {
+    let status = store.migration_status().await.unwrap();
+    assert!(!status.is_empty());
+    assert!(status.iter().all(|m| m.applied), "{status:?}");
+    assert!(status.windows(2).all(|w| w[0].version < w[1].version));
+}
+
+/// Times come back exactly as stored, microseconds included.
+pub async fn times_round_trip_to_the_microsecond(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let lock = t0() + chrono::Duration::microseconds(999_999);
+    let policy = LockPolicy {
+        max_failures: 1,
+        lock_until: lock,
+    };
+    store.record_failed_login(ada, policy, t0()).await.unwrap();
+    let r = store.user(ada).await.unwrap().unwrap();
+    assert_eq!(r.locked_until, Some(lock));
+    assert_eq!(r.user.created_at, t0());
+}
+
+/// The PostgreSQL server tests run against: `LMS_TEST_DATABASE_URL`.
+///
+/// Panics when it is not set: a PostgreSQL test never skips silently. The
+/// project's test command (`scripts/test`) starts a server and sets it.
+pub fn test_database_url() -> String {
+    std::env::var("LMS_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "LMS_TEST_DATABASE_URL is not set: run the tests with scripts/test, \
+             which starts PostgreSQL and creates a throwaway database"
+        )
+    })
+}
+
+/// A schema name no other test uses, so tests run in parallel on one database.
+pub fn unique_schema() -> String {
+    format!("t_{}", uuid::Uuid::now_v7().simple())
+}

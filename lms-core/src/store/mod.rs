@@ -1,0 +1,317 @@
+//! The store layer: traits the core calls, and the SQLite and PostgreSQL
+//! implementations.
+//!
+//! A store method is one atomic domain step that owns its transaction
+//! ("start a session", "rotate a refresh token"), never a raw table accessor,
+//! and every step that changes state appends its [`NewEvent`] in the same
+//! transaction. Invariants live in constraints (unique e-mail, foreign keys,
+//! checks) so they hold whatever calls the store.
+//!
+//! Hosts hold an `Arc<dyn Store>`; [`conformance`] is the suite any store,
+//! ours or a third party's, must pass.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::actor::Actor;
+use crate::clock::Timestamp;
+use crate::domain::{Email, Role, SessionId, UserId};
+use crate::error::{Error, Result};
+use crate::events::{Event, EventQuery};
+
+pub mod conformance;
+mod migrations;
+mod postgres;
+mod sql;
+mod sqlite;
+
+pub use migrations::MigrationStatus;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// A user account as everyone may see it (the caller decides who sees whom).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct User {
+    /// The account id.
+    pub id: UserId,
+    /// Normalized e-mail address.
+    pub email: String,
+    /// The name shown to others.
+    pub display_name: String,
+    /// Self-description.
+    pub bio: Option<String>,
+    /// Media-storage key of the avatar image.
+    pub avatar_key: Option<String>,
+    /// What the account may do.
+    pub role: Role,
+    /// A disabled account cannot log in and its tokens stop working.
+    pub disabled: bool,
+    /// When the account was created.
+    pub created_at: Timestamp,
+    /// When the account last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A user with what only authentication may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The public part.
+    pub user: User,
+    /// Argon2id PHC string; `None` once deleted.
+    pub password_hash: Option<String>,
+    /// Bumped by every password change, disable and delete: access tokens
+    /// carry it, and one with an older value is refused.
+    pub token_version: i64,
+    /// Wrong passwords in a row since the last success or lock.
+    pub failed_logins: i64,
+    /// Logins are refused until then.
+    pub locked_until: Option<Timestamp>,
+    /// When the account was deleted.
+    pub deleted_at: Option<Timestamp>,
+}
+
+/// A new account, already validated and hashed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Fresh id.
+    pub id: UserId,
+    /// Normalized address.
+    pub email: Email,
+    /// Shown name.
+    pub display_name: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Starting role.
+    pub role: Role,
+}
+
+/// Profile fields to change; `None` leaves a field as it is, `Some(None)`
+/// clears an optional one.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChanges {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New bio, or cleared.
+    pub bio: Option<Option<String>>,
+    /// New avatar key, or cleared.
+    pub avatar_key: Option<Option<String>>,
+}
+
+impl ProfileChanges {
+    /// Names of the fields this change touches, for the event payload.
+    pub fn field_names(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.display_name.is_some() {
+            names.push("display_name");
+        }
+        if self.bio.is_some() {
+            names.push("bio");
+        }
+        if self.avatar_key.is_some() {
+            names.push("avatar_key");
+        }
+        names
+    }
+}
+
+/// A refresh token as stored: only its SHA-256, never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefreshToken {
+    /// Hex SHA-256 of the token.
+    pub hash: String,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+/// A login session to open.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// The session (refresh-token family) id.
+    pub id: SessionId,
+    /// Whose.
+    pub user_id: UserId,
+    /// The first refresh token.
+    pub refresh: NewRefreshToken,
+    /// A fresh hash to store when the stored one used weaker parameters.
+    pub rehashed_password: Option<String>,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was live; the new token replaces it.
+    Rotated {
+        /// Whose session.
+        user_id: UserId,
+        /// Which session.
+        session_id: SessionId,
+    },
+    /// The token had already been used: the session is now revoked.
+    Reused {
+        /// Whose session.
+        user_id: UserId,
+        /// Which session.
+        session_id: SessionId,
+    },
+    /// Unknown, expired, or from a revoked session. Nothing changed.
+    Invalid,
+}
+
+/// The lock rule applied by [`AccountStore::record_failed_login`].
+#[derive(Debug, Clone, Copy)]
+pub struct LockPolicy {
+    /// Failures in a row that lock the account.
+    pub max_failures: u32,
+    /// Locked until then when this failure reaches the limit.
+    pub lock_until: Timestamp,
+}
+
+/// Which users to list.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Only this role.
+    pub role: Option<Role>,
+    /// Case-insensitive substring of e-mail or display name.
+    pub query: Option<String>,
+    /// Keyset cursor: only users after this id.
+    pub after: Option<UserId>,
+    /// At most this many (default 50, at most 200).
+    pub limit: Option<u32>,
+}
+
+impl UserQuery {
+    /// Largest page.
+    pub const MAX_LIMIT: u32 = 200;
+
+    /// The page size to use.
+    pub fn page_size(&self) -> u32 {
+        self.limit.unwrap_or(50).clamp(1, Self::MAX_LIMIT)
+    }
+}
+
+/// Accounts, sessions and login throttling.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Inserts a user. A taken e-mail is a `conflict`.
+    async fn create_user(&self, new: NewUser, actor: Actor, at: Timestamp) -> Result<User>;
+
+    /// A user by id, deleted ones included.
+    async fn user(&self, id: UserId) -> Result<Option<UserRecord>>;
+
+    /// A live (not deleted) user by normalized e-mail.
+    async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>>;
+
+    /// A user with whether `session` is theirs and still live, in one round trip.
+    async fn session_user(
+        &self,
+        user: UserId,
+        session: SessionId,
+    ) -> Result<Option<(UserRecord, bool)>>;
+
+    /// Counts a wrong password; locks the account when the count reaches the
+    /// policy's limit (and starts counting again from zero). Returns the
+    /// record as it now is.
+    async fn record_failed_login(
+        &self,
+        user: UserId,
+        policy: LockPolicy,
+        at: Timestamp,
+    ) -> Result<UserRecord>;
+
+    /// A successful login: clears the failure count and opens a session
+    /// with its first refresh token (and stores a rehashed password).
+    async fn start_session(&self, session: NewSession, at: Timestamp) -> Result<()>;
+
+    /// Uses the refresh token with hash `presented`: a live one is replaced
+    /// by `next`; an already-used one revokes its session.
+    async fn rotate_refresh_token(
+        &self,
+        presented: &str,
+        next: NewRefreshToken,
+        at: Timestamp,
+    ) -> Result<Rotation>;
+
+    /// Logout: revokes the session of the refresh token with hash
+    /// `presented`. Unknown or already-ended sessions change nothing.
+    async fn end_session(&self, presented: &str, at: Timestamp) -> Result<()>;
+
+    /// Changes profile fields of a live user.
+    async fn update_profile(
+        &self,
+        user: UserId,
+        changes: ProfileChanges,
+        actor: Actor,
+        at: Timestamp,
+    ) -> Result<User>;
+
+    /// Replaces the password hash, invalidates older access tokens and
+    /// revokes every session except `keep`.
+    async fn set_password(
+        &self,
+        user: UserId,
+        password_hash: String,
+        keep: Option<SessionId>,
+        actor: Actor,
+        at: Timestamp,
+    ) -> Result<()>;
+
+    /// Changes the role. Setting the current role changes nothing.
+    async fn set_role(&self, user: UserId, role: Role, actor: Actor, at: Timestamp)
+    -> Result<User>;
+
+    /// Disables (revoking sessions and tokens) or enables an account.
+    /// Setting the current state changes nothing.
+    async fn set_disabled(
+        &self,
+        user: UserId,
+        disabled: bool,
+        actor: Actor,
+        at: Timestamp,
+    ) -> Result<User>;
+
+    /// Revokes every live session of the user and invalidates their access
+    /// tokens. Returns how many sessions were live.
+    async fn revoke_sessions(&self, user: UserId, actor: Actor, at: Timestamp) -> Result<u64>;
+
+    /// Deletes an account: personal data is erased, sessions revoked, the
+    /// row and its id stay so history keeps pointing somewhere.
+    async fn delete_user(&self, user: UserId, actor: Actor, at: Timestamp) -> Result<()>;
+
+    /// Live users in id order, filtered.
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>>;
+}
+
+/// The event log.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Events in log order after the query's cursor.
+    async fn events(&self, query: &EventQuery) -> Result<Vec<Event>>;
+}
+
+/// Everything the core needs from a store.
+#[async_trait]
+pub trait Store: AccountStore + EventStore + Debug {
+    /// `sqlite` or `postgres`, for logs and metrics.
+    fn backend(&self) -> &'static str;
+
+    /// Applied and pending schema migrations.
+    async fn migration_status(&self) -> Result<Vec<MigrationStatus>>;
+}
+
+/// Opens the store a URL names and applies its migrations:
+/// `sqlite://path`, `sqlite::memory:`, `postgres://...` or `postgresql://...`.
+/// `schema` selects the PostgreSQL schema (created when missing).
+pub async fn open(url: &str, schema: Option<&str>) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::open(url, schema).await?))
+    } else {
+        Err(Error::invalid_field(
+            "database_url",
+            "must start with sqlite: or postgres://",
+        ))
+    }
+}

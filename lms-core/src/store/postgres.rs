@@ -1,0 +1,87 @@
+//! The production store: PostgreSQL, one pool, one schema per school.
+//!
+//! A school's schema is set as the connections' `search_path` startup
+//! parameter, so every statement (and the migration table) lands in it with
+//! no extra round trip, and two schools on one server never see each other.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
+
+use super::Store;
+use super::migrations::{self, MigrationStatus};
+use super::sql::sql_store;
+use crate::config::valid_schema_name;
+
+/// A store in a PostgreSQL database (and schema).
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url`, creates `schema` when given and missing, and
+    /// applies migrations in it.
+    pub async fn open(url: &str, schema: Option<&str>) -> Result<Self> {
+        let mut options = PgConnectOptions::from_str(url).map_err(|e| {
+            Error::invalid_field(
+                "database_url",
+                format!("is not a valid PostgreSQL URL: {e}"),
+            )
+        })?;
+        if let Some(schema) = schema {
+            if !valid_schema_name(schema) {
+                return Err(Error::invalid_field(
+                    "database_schema",
+                    "must be 1 to 63 lower-case letters, digits or '_', starting with a letter or '_'",
+                ));
+            }
+            // The name is a checked plain identifier, so quoting is enough.
+            let mut conn = options.connect().await?;
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                .execute(&mut conn)
+                .await?;
+            conn.close().await?;
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        migrations::migrator(migrations::POSTGRES)
+            .await?
+            .run(&pool)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for hosts that add their own tables.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn write(&self) -> Result<Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+fn ts(at: Timestamp) -> Timestamp {
+    at
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn migration_status(&self) -> Result<Vec<MigrationStatus>> {
+        let mut conn = self.pool.acquire().await?;
+        migrations::status(&mut *conn, migrations::POSTGRES).await
+    }
+}
+
+sql_store!(PostgresStore, Postgres, sqlx::postgres::PgRow);

@@ -1,0 +1,664 @@
+//! The store steps both SQL backends share.
+//!
+//! SQLite and PostgreSQL run the same statements here: both accept `$n`
+//! placeholders, `RETURNING`, and the same row decoding through sqlx. One
+//! body of code, expanded once per backend by [`sql_store!`], keeps the two
+//! from drifting apart; what really differs (how a write transaction begins,
+//! how a time is bound, full-text search later) stays in each backend's file.
+//!
+//! The expanding module provides:
+//! - `self.pool` and `async fn write(&self) -> Result<Transaction<'static, DB>>`,
+//!   which begins a transaction that will write;
+//! - `fn ts(Timestamp)`, binding a time the way the backend stores it.
+
+use serde_json::json;
+
+use crate::error::Error;
+
+/// Columns of `users`, in the order `user_record` reads them.
+pub(crate) const USER_COLUMNS: &str = "id, email, display_name, bio, avatar_key, role, \
+     password_hash, disabled, token_version, failed_logins, locked_until, created_at, \
+     updated_at, deleted_at";
+
+/// Turns a unique violation into a `conflict` that says what collided.
+pub(crate) fn unique_as(err: sqlx::Error, message: &str) -> Error {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::conflict(message),
+        _ => Error::from(err),
+    }
+}
+
+/// A LIKE pattern matching `needle` anywhere, case-insensitively, with the
+/// pattern characters in it taken literally (`ESCAPE '\'`).
+pub(crate) fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Event payload for a count of revoked sessions.
+pub(crate) fn revoked(n: u64) -> serde_json::Value {
+    json!({ "revoked_sessions": n })
+}
+
+macro_rules! sql_store {
+    ($store:ty, $db:ty, $row:ty) => {
+        use async_trait::async_trait;
+        use serde_json::json;
+        use sqlx::Row as _;
+        use sqlx::types::Json;
+        use uuid::Uuid;
+
+        use $crate::actor::Actor;
+        use $crate::clock::Timestamp;
+        use $crate::domain::{Email, Role, SessionId, UserId};
+        use $crate::error::{Error, Result};
+        use $crate::events::{kinds, Event, EventQuery, NewEvent};
+        use $crate::store::sql::{contains_pattern, revoked, unique_as, USER_COLUMNS};
+        use $crate::store::{
+            AccountStore, EventStore, LockPolicy, NewRefreshToken, NewSession, NewUser,
+            ProfileChanges, Rotation, User, UserQuery, UserRecord,
+        };
+
+        fn user_record(row: &$row) -> Result<UserRecord> {
+            let role: String = row.try_get("role")?;
+            let role = Role::parse("role", &role)
+                .map_err(|_| Error::internal(format!("unknown role {role:?} in users")))?;
+            Ok(UserRecord {
+                user: User {
+                    id: UserId(row.try_get("id")?),
+                    email: row.try_get("email")?,
+                    display_name: row.try_get("display_name")?,
+                    bio: row.try_get("bio")?,
+                    avatar_key: row.try_get("avatar_key")?,
+                    role,
+                    disabled: row.try_get("disabled")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                },
+                password_hash: row.try_get("password_hash")?,
+                token_version: row.try_get("token_version")?,
+                failed_logins: row.try_get("failed_logins")?,
+                locked_until: row.try_get("locked_until")?,
+                deleted_at: row.try_get("deleted_at")?,
+            })
+        }
+
+        fn event(row: &$row) -> Result<Event> {
+            let Json(payload) = row.try_get("payload")?;
+            Ok(Event {
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                subject_type: row.try_get("subject_type")?,
+                subject_id: row.try_get("subject_id")?,
+                user_id: row.try_get("user_id")?,
+                actor_kind: row.try_get("actor_kind")?,
+                actor_id: row.try_get("actor_id")?,
+                payload,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        /// Appends `event` inside the transaction of the change it records.
+        async fn append(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            event: NewEvent,
+            at: Timestamp,
+        ) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO events (kind, subject_type, subject_id, user_id, actor_kind, \
+                 actor_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(event.kind)
+            .bind(event.subject_type)
+            .bind(event.subject_id)
+            .bind(event.user_id)
+            .bind(event.actor_kind)
+            .bind(event.actor_id)
+            .bind(Json(&event.payload))
+            .bind(ts(at))
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        /// Revokes the user's live sessions except `keep`; how many were live.
+        async fn revoke_all(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            user: UserId,
+            keep: Option<SessionId>,
+            at: Timestamp,
+        ) -> Result<u64> {
+            let keep = keep.map_or(Uuid::nil(), |s| s.0);
+            let done = sqlx::query(
+                "UPDATE sessions SET revoked_at = $2 \
+                 WHERE user_id = $1 AND revoked_at IS NULL AND id <> $3",
+            )
+            .bind(user.0)
+            .bind(ts(at))
+            .bind(keep)
+            .execute(&mut **tx)
+            .await?;
+            Ok(done.rows_affected())
+        }
+
+        async fn live_user_in(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            user: UserId,
+        ) -> Result<User> {
+            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
+            let row = sqlx::query(&sql)
+                .bind(user.0)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| Error::not_found("user not found"))?;
+            Ok(user_record(&row)?.user)
+        }
+
+        #[async_trait]
+        impl AccountStore for $store {
+            async fn create_user(&self, new: NewUser, actor: Actor, at: Timestamp) -> Result<User> {
+                let mut tx = self.write().await?;
+                sqlx::query(
+                    "INSERT INTO users (id, email, display_name, role, password_hash, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                )
+                .bind(new.id.0)
+                .bind(new.email.as_str())
+                .bind(&new.display_name)
+                .bind(new.role.as_str())
+                .bind(&new.password_hash)
+                .bind(ts(at))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| unique_as(e, "an account with this e-mail already exists"))?;
+                let kind = match actor {
+                    Actor::Anonymous => kinds::USER_REGISTERED,
+                    _ => kinds::USER_CREATED,
+                };
+                let payload = json!({ "role": new.role });
+                append(&mut tx, NewEvent::user(kind, new.id.0, actor, payload), at).await?;
+                tx.commit().await?;
+                Ok(User {
+                    id: new.id,
+                    email: new.email.as_str().to_owned(),
+                    display_name: new.display_name,
+                    bio: None,
+                    avatar_key: None,
+                    role: new.role,
+                    disabled: false,
+                    created_at: at,
+                    updated_at: at,
+                })
+            }
+
+            async fn user(&self, id: UserId) -> Result<Option<UserRecord>> {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+                let row = sqlx::query(&sql).bind(id.0).fetch_optional(&self.pool).await?;
+                row.as_ref().map(user_record).transpose()
+            }
+
+            async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>> {
+                let sql = format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND deleted_at IS NULL"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(email.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(user_record).transpose()
+            }
+
+            async fn session_user(
+                &self,
+                user: UserId,
+                session: SessionId,
+            ) -> Result<Option<(UserRecord, bool)>> {
+                let sql = format!(
+                    "SELECT {USER_COLUMNS}, EXISTS (SELECT 1 FROM sessions s \
+                     WHERE s.id = $2 AND s.user_id = users.id AND s.revoked_at IS NULL) AS live \
+                     FROM users WHERE id = $1"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(user.0)
+                    .bind(session.0)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match row {
+                    Some(row) => Ok(Some((user_record(&row)?, row.try_get("live")?))),
+                    None => Ok(None),
+                }
+            }
+
+            async fn record_failed_login(
+                &self,
+                user: UserId,
+                policy: LockPolicy,
+                at: Timestamp,
+            ) -> Result<UserRecord> {
+                let mut tx = self.write().await?;
+                let sql = format!(
+                    "UPDATE users SET \
+                     failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END, \
+                     locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END \
+                     WHERE id = $1 AND deleted_at IS NULL RETURNING {USER_COLUMNS}"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(user.0)
+                    .bind(i64::from(policy.max_failures))
+                    .bind(ts(policy.lock_until))
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| Error::not_found("user not found"))?;
+                let record = user_record(&row)?;
+                let locked = record.locked_until == Some(policy.lock_until);
+                let payload = json!({
+                    "failed_logins": record.failed_logins,
+                    "locked_until": if locked { record.locked_until } else { None },
+                });
+                let event = NewEvent::user(kinds::USER_LOGIN_FAILED, user.0, Actor::Anonymous, payload);
+                append(&mut tx, event, at).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn start_session(&self, session: NewSession, at: Timestamp) -> Result<()> {
+                let mut tx = self.write().await?;
+                let rehashed = session.rehashed_password.is_some();
+                let done = sqlx::query(
+                    "UPDATE users SET failed_logins = 0, locked_until = NULL, \
+                     password_hash = COALESCE($2, password_hash) \
+                     WHERE id = $1 AND deleted_at IS NULL",
+                )
+                .bind(session.user_id.0)
+                .bind(session.rehashed_password)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::not_found("user not found"));
+                }
+                sqlx::query(
+                    "INSERT INTO sessions (id, user_id, created_at, last_used_at) \
+                     VALUES ($1, $2, $3, $3)",
+                )
+                .bind(session.id.0)
+                .bind(session.user_id.0)
+                .bind(ts(at))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, session_id, user_id, created_at, \
+                     expires_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&session.refresh.hash)
+                .bind(session.id.0)
+                .bind(session.user_id.0)
+                .bind(ts(at))
+                .bind(ts(session.refresh.expires_at))
+                .execute(&mut *tx)
+                .await?;
+                let payload = json!({ "rehashed_password": rehashed });
+                let event = NewEvent::session(
+                    kinds::SESSION_STARTED,
+                    session.id.0,
+                    session.user_id.0,
+                    payload,
+                );
+                append(&mut tx, event, at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                presented: &str,
+                next: NewRefreshToken,
+                at: Timestamp,
+            ) -> Result<Rotation> {
+                let mut tx = self.write().await?;
+                // Marking the token used is the claim: of two concurrent uses
+                // exactly one sees `used_at IS NULL`; the other is a reuse.
+                let claimed = sqlx::query(
+                    "UPDATE refresh_tokens SET used_at = $2 \
+                     WHERE token_hash = $1 AND used_at IS NULL \
+                     RETURNING session_id, user_id, expires_at",
+                )
+                .bind(presented)
+                .bind(ts(at))
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(row) = claimed {
+                    let session_id = SessionId(row.try_get("session_id")?);
+                    let user_id = UserId(row.try_get("user_id")?);
+                    let expires_at: Timestamp = row.try_get("expires_at")?;
+                    let live: bool = sqlx::query_scalar(
+                        "SELECT revoked_at IS NULL FROM sessions WHERE id = $1",
+                    )
+                    .bind(session_id.0)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if !live || expires_at <= at {
+                        tx.rollback().await?;
+                        return Ok(Rotation::Invalid);
+                    }
+                    sqlx::query(
+                        "INSERT INTO refresh_tokens (token_hash, session_id, user_id, \
+                         created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(&next.hash)
+                    .bind(session_id.0)
+                    .bind(user_id.0)
+                    .bind(ts(at))
+                    .bind(ts(next.expires_at))
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("UPDATE sessions SET last_used_at = $2 WHERE id = $1")
+                        .bind(session_id.0)
+                        .bind(ts(at))
+                        .execute(&mut *tx)
+                        .await?;
+                    let event = NewEvent::session(
+                        kinds::SESSION_REFRESHED,
+                        session_id.0,
+                        user_id.0,
+                        json!({}),
+                    );
+                    append(&mut tx, event, at).await?;
+                    tx.commit().await?;
+                    return Ok(Rotation::Rotated { user_id, session_id });
+                }
+                let known = sqlx::query(
+                    "SELECT session_id, user_id FROM refresh_tokens WHERE token_hash = $1",
+                )
+                .bind(presented)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = known else {
+                    tx.rollback().await?;
+                    return Ok(Rotation::Invalid);
+                };
+                // An already-rotated token came back: someone holds a copy.
+                // Revoke the whole family so neither copy works any more.
+                let session_id = SessionId(row.try_get("session_id")?);
+                let user_id = UserId(row.try_get("user_id")?);
+                let done = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(session_id.0)
+                .bind(ts(at))
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() > 0 {
+                    let event = NewEvent::session(
+                        kinds::SESSION_REUSE_DETECTED,
+                        session_id.0,
+                        user_id.0,
+                        json!({}),
+                    );
+                    append(&mut tx, event, at).await?;
+                }
+                tx.commit().await?;
+                Ok(Rotation::Reused { user_id, session_id })
+            }
+
+            async fn end_session(&self, presented: &str, at: Timestamp) -> Result<()> {
+                let mut tx = self.write().await?;
+                let ended = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $2 WHERE revoked_at IS NULL AND id = \
+                     (SELECT session_id FROM refresh_tokens WHERE token_hash = $1) \
+                     RETURNING id, user_id",
+                )
+                .bind(presented)
+                .bind(ts(at))
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(row) = ended {
+                    let id: Uuid = row.try_get("id")?;
+                    let user: Uuid = row.try_get("user_id")?;
+                    let event = NewEvent::session(kinds::SESSION_ENDED, id, user, json!({}));
+                    append(&mut tx, event, at).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn update_profile(
+                &self,
+                user: UserId,
+                changes: ProfileChanges,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<User> {
+                let mut tx = self.write().await?;
+                let fields = changes.field_names();
+                let sql = format!(
+                    "UPDATE users SET display_name = COALESCE($2, display_name), \
+                     bio = CASE WHEN $3 THEN CAST($4 AS TEXT) ELSE bio END, \
+                     avatar_key = CASE WHEN $5 THEN CAST($6 AS TEXT) ELSE avatar_key END, \
+                     updated_at = $7 WHERE id = $1 AND deleted_at IS NULL RETURNING {USER_COLUMNS}"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(user.0)
+                    .bind(changes.display_name)
+                    .bind(changes.bio.is_some())
+                    .bind(changes.bio.flatten())
+                    .bind(changes.avatar_key.is_some())
+                    .bind(changes.avatar_key.flatten())
+                    .bind(ts(at))
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| Error::not_found("user not found"))?;
+                let updated = user_record(&row)?.user;
+                let payload = json!({ "fields": fields });
+                let event = NewEvent::user(kinds::USER_PROFILE_UPDATED, user.0, actor, payload);
+                append(&mut tx, event, at).await?;
+                tx.commit().await?;
+                Ok(updated)
+            }
+
+            async fn set_password(
+                &self,
+                user: UserId,
+                password_hash: String,
+                keep: Option<SessionId>,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<()> {
+                let mut tx = self.write().await?;
+                let done = sqlx::query(
+                    "UPDATE users SET password_hash = $2, token_version = token_version + 1, \
+                     failed_logins = 0, locked_until = NULL, updated_at = $3 \
+                     WHERE id = $1 AND deleted_at IS NULL",
+                )
+                .bind(user.0)
+                .bind(password_hash)
+                .bind(ts(at))
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::not_found("user not found"));
+                }
+                let n = revoke_all(&mut tx, user, keep, at).await?;
+                let event = NewEvent::user(kinds::USER_PASSWORD_CHANGED, user.0, actor, revoked(n));
+                append(&mut tx, event, at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn set_role(
+                &self,
+                user: UserId,
+                role: Role,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<User> {
+                let mut tx = self.write().await?;
+                let sql = format!(
+                    "UPDATE users SET role = $2, updated_at = $3 \
+                     WHERE id = $1 AND deleted_at IS NULL AND role <> $2 RETURNING {USER_COLUMNS}"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(user.0)
+                    .bind(role.as_str())
+                    .bind(ts(at))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = row else {
+                    // Unchanged (or missing): nothing to record.
+                    return live_user_in(&mut tx, user).await;
+                };
+                let updated = user_record(&row)?.user;
+                let payload = json!({ "role": role });
+                append(&mut tx, NewEvent::user(kinds::USER_ROLE_CHANGED, user.0, actor, payload), at)
+                    .await?;
+                tx.commit().await?;
+                Ok(updated)
+            }
+
+            async fn set_disabled(
+                &self,
+                user: UserId,
+                disabled: bool,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<User> {
+                let mut tx = self.write().await?;
+                let sql = format!(
+                    "UPDATE users SET disabled = $2, updated_at = $3, \
+                     token_version = token_version + CASE WHEN $2 THEN 1 ELSE 0 END \
+                     WHERE id = $1 AND deleted_at IS NULL AND disabled <> $2 RETURNING {USER_COLUMNS}"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(user.0)
+                    .bind(disabled)
+                    .bind(ts(at))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = row else {
+                    return live_user_in(&mut tx, user).await;
+                };
+                let updated = user_record(&row)?.user;
+                let (kind, n) = if disabled {
+                    (kinds::USER_DISABLED, revoke_all(&mut tx, user, None, at).await?)
+                } else {
+                    (kinds::USER_ENABLED, 0)
+                };
+                append(&mut tx, NewEvent::user(kind, user.0, actor, revoked(n)), at).await?;
+                tx.commit().await?;
+                Ok(updated)
+            }
+
+            async fn revoke_sessions(
+                &self,
+                user: UserId,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<u64> {
+                let mut tx = self.write().await?;
+                let done = sqlx::query(
+                    "UPDATE users SET token_version = token_version + 1 \
+                     WHERE id = $1 AND deleted_at IS NULL",
+                )
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::not_found("user not found"));
+                }
+                let n = revoke_all(&mut tx, user, None, at).await?;
+                let event = NewEvent::user(kinds::USER_SESSIONS_REVOKED, user.0, actor, revoked(n));
+                append(&mut tx, event, at).await?;
+                tx.commit().await?;
+                Ok(n)
+            }
+
+            async fn delete_user(&self, user: UserId, actor: Actor, at: Timestamp) -> Result<()> {
+                let mut tx = self.write().await?;
+                // Personal data goes; the row stays so enrollments, orders
+                // and the log keep pointing at a real id. The placeholder
+                // address frees the e-mail for a new account.
+                let done = sqlx::query(
+                    "UPDATE users SET email = $2, display_name = 'Deleted user', bio = NULL, \
+                     avatar_key = NULL, password_hash = NULL, token_version = token_version + 1, \
+                     failed_logins = 0, locked_until = NULL, deleted_at = $3, updated_at = $3 \
+                     WHERE id = $1 AND deleted_at IS NULL",
+                )
+                .bind(user.0)
+                .bind(format!("deleted-{}@deleted.invalid", user.0.simple()))
+                .bind(ts(at))
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::not_found("user not found"));
+                }
+                let n = revoke_all(&mut tx, user, None, at).await?;
+                sqlx::query("DELETE FROM refresh_tokens WHERE user_id = $1")
+                    .bind(user.0)
+                    .execute(&mut *tx)
+                    .await?;
+                append(&mut tx, NewEvent::user(kinds::USER_DELETED, user.0, actor, revoked(n)), at)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>> {
+                let sql = format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE deleted_at IS NULL \
+                     AND ($1 IS NULL OR role = $1) \
+                     AND ($2 IS NULL OR lower(email) LIKE $2 ESCAPE '\\' \
+                          OR lower(display_name) LIKE $2 ESCAPE '\\') \
+                     AND ($3 IS NULL OR id > $3) \
+                     ORDER BY id LIMIT $4"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(query.role.map(Role::as_str))
+                    .bind(query.query.as_deref().map(contains_pattern))
+                    .bind(query.after.map(|id| id.0))
+                    .bind(i64::from(query.page_size()))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(|r| Ok(user_record(r)?.user)).collect()
+            }
+        }
+
+        #[async_trait]
+        impl EventStore for $store {
+            async fn events(&self, query: &EventQuery) -> Result<Vec<Event>> {
+                let rows = sqlx::query(
+                    "SELECT id, kind, subject_type, subject_id, user_id, actor_kind, actor_id, \
+                     payload, created_at FROM events \
+                     WHERE id > $1 AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR user_id = $3) \
+                     ORDER BY id LIMIT $4",
+                )
+                .bind(query.after.unwrap_or(0))
+                .bind(query.kind.as_deref())
+                .bind(query.user_id)
+                .bind(i64::from(query.page_size()))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(event).collect()
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_take_wildcards_literally() {
+        assert_eq!(contains_pattern("Ada"), "%ada%");
+        assert_eq!(contains_pattern("50%_\\"), "%50\\%\\_\\\\%");
+    }
+}

@@ -1,0 +1,113 @@
+//! The embedded default: one SQLite file (or memory), WAL, foreign keys on.
+//!
+//! SQLite allows one writer at a time. Every write step begins with
+//! `BEGIN IMMEDIATE`, taking the write lock up front, so two steps never both
+//! read and then fail to upgrade (the deadlock a deferred transaction risks);
+//! the busy timeout makes the second writer wait instead of failing.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use super::Store;
+use super::migrations::{self, MigrationStatus};
+use super::sql::sql_store;
+
+/// A store in an SQLite database.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing, with its folder) the database at `url`
+    /// (`sqlite://path/to/file.db`, `sqlite::memory:`) and applies migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| {
+                Error::invalid_field("database_url", format!("is not a valid SQLite URL: {e}"))
+            })?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let filename = options.get_filename().to_owned();
+        let in_memory = url.contains(":memory:") || filename.as_os_str().is_empty();
+        let pool = if in_memory {
+            // Every connection to `:memory:` is its own database: keep one.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await?
+        } else {
+            if let Some(dir) = filename.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    Error::invalid_field(
+                        "database_url",
+                        format!("cannot create folder {}: {e}", dir.display()),
+                    )
+                })?;
+            }
+            let options = options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal);
+            SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await?
+        };
+        migrations::migrator(migrations::SQLITE)
+            .await?
+            .run(&pool)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for hosts that add their own tables.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+/// Times are stored as RFC 3339 UTC text with exactly six fractional digits,
+/// so comparing the text compares the times.
+fn ts(at: Timestamp) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn migration_status(&self) -> Result<Vec<MigrationStatus>> {
+        let mut conn = self.pool.acquire().await?;
+        migrations::status(&mut *conn, migrations::SQLITE).await
+    }
+}
+
+sql_store!(SqliteStore, Sqlite, sqlx::sqlite::SqliteRow);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_times_sort_as_text() {
+        let a = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .unwrap()
+            .to_utc();
+        let b = a + chrono::Duration::microseconds(1);
+        assert_eq!(ts(a), "2026-01-02T03:04:05.000000Z");
+        assert!(ts(a) < ts(b));
+    }
+}
