@@ -1,0 +1,84 @@
+//! What the core's behaviour tests share: an `Lms` on a fresh SQLite file or
+//! PostgreSQL schema, with a manual clock.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use lms_core::store::conformance::{test_database_url, unique_schema};
+use lms_core::store::{PostgresStore, SqliteStore};
+use lms_core::{Config, Lms, ManualClock, Store};
+
+/// A 32-byte signing secret for tests.
+pub const SECRET: &str = "test-secret-0123456789abcdef-0123456789";
+
+pub struct Harness {
+    pub lms: Lms,
+    pub clock: Arc<ManualClock>,
+    pub store: Arc<dyn Store>,
+}
+
+impl Harness {
+    /// Another handle on the same store, with another configuration.
+    pub fn with_config(&self, config: Config) -> Lms {
+        Lms::builder(config)
+            .store(self.store.clone())
+            .clock(self.clock.clone())
+            .build()
+            .unwrap()
+    }
+}
+
+pub fn config() -> Config {
+    Config::with_jwt_secret(SECRET)
+}
+
+fn harness(store: Arc<dyn Store>) -> Harness {
+    let clock = Arc::new(ManualClock::starting_now());
+    let lms = Lms::builder(config())
+        .store(store.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    Harness { lms, clock, store }
+}
+
+pub async fn sqlite() -> Harness {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("core-tests")
+        .join(format!("{}.db", uuid::Uuid::now_v7()));
+    let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    harness(Arc::new(store))
+}
+
+pub async fn postgres() -> Harness {
+    let store = PostgresStore::open(&test_database_url(), Some(&unique_schema()))
+        .await
+        .unwrap();
+    harness(Arc::new(store))
+}
+
+/// Runs each named `async fn(Harness)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::common::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::common::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
