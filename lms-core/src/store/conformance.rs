@@ -2,7 +2,7 @@
 //! backend. SQLite and PostgreSQL run it in this crate's tests; a third-party
 //! store proves itself by running it too:
 //!
-//! ```ignore
+//! ```text
 //! async fn fresh_store() -> std::sync::Arc<dyn lms_core::Store> { /* an empty store */ }
 //! lms_core::store_conformance_tests!(fresh_store);
 //! ```
