@@ -2,7 +2,7 @@
 //! password, account deletion, and the admin operations on users.
 //!
 //! Rules decided here, for every face:
-//! - Passwords are Argon2id PHC strings (see [`hashing`]); a login whose
+//! - Passwords are Argon2id PHC strings (see `hashing`); a login whose
 //!   e-mail is unknown checks a decoy hash, so both answers cost the same.
 //! - A locked account is refused before any hashing, even with the right
 //!   password.

@@ -1,16 +1,22 @@
 //! Value types that can only hold valid values: each has a `parse()` that
 //! checks the raw input and names the field when it refuses.
 
+mod course_fields;
 mod email;
 mod ids;
+mod money;
 mod password;
 mod role;
 mod secret;
+mod slug;
 mod text;
 
+pub use course_fields::{Language, Level, Markdown, Subtitle, Tags, Title};
 pub use email::Email;
 pub use ids::{SessionId, UserId};
+pub use money::{Currency, Price};
 pub use password::Password;
 pub use role::Role;
 pub use secret::Secret;
+pub use slug::Slug;
 pub use text::{Bio, DisplayName, ObjectKey};

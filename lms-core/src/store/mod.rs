@@ -3,7 +3,7 @@
 //!
 //! A store method is one atomic domain step that owns its transaction
 //! ("start a session", "rotate a refresh token"), never a raw table accessor,
-//! and every step that changes state appends its [`NewEvent`] in the same
+//! and every step that changes state appends its [`NewEvent`](crate::events::NewEvent) in the same
 //! transaction. Invariants live in constraints (unique e-mail, foreign keys,
 //! checks) so they hold whatever calls the store.
 //!
