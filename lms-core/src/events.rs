@@ -39,6 +39,47 @@ pub mod kinds {
     pub const SESSION_ENDED: &str = "session.ended";
     /// An already-rotated refresh token came back; the session was revoked.
     pub const SESSION_REUSE_DETECTED: &str = "session.reuse_detected";
+    /// A course was created.
+    pub const COURSE_CREATED: &str = "course.created";
+    /// Course fields changed.
+    pub const COURSE_UPDATED: &str = "course.updated";
+    /// A course entered the catalog.
+    pub const COURSE_PUBLISHED: &str = "course.published";
+    /// A course went back to draft.
+    pub const COURSE_UNPUBLISHED: &str = "course.unpublished";
+    /// A course left the catalog; its learners keep access.
+    pub const COURSE_ARCHIVED: &str = "course.archived";
+    /// A course without enrollments was deleted with its tree.
+    pub const COURSE_DELETED: &str = "course.deleted";
+    /// A section was added.
+    pub const SECTION_CREATED: &str = "section.created";
+    /// A section was renamed.
+    pub const SECTION_UPDATED: &str = "section.updated";
+    /// A section moved to another position.
+    pub const SECTION_MOVED: &str = "section.moved";
+    /// A section was deleted with its lectures.
+    pub const SECTION_DELETED: &str = "section.deleted";
+    /// A lecture was added.
+    pub const LECTURE_CREATED: &str = "lecture.created";
+    /// Lecture fields changed.
+    pub const LECTURE_UPDATED: &str = "lecture.updated";
+    /// A lecture moved (within its section or to another).
+    pub const LECTURE_MOVED: &str = "lecture.moved";
+    /// A lecture was deleted.
+    pub const LECTURE_DELETED: &str = "lecture.deleted";
+    /// A learner was enrolled (payload: source).
+    pub const ENROLLMENT_CREATED: &str = "enrollment.created";
+    /// A revoked or expired enrollment became active again, or a grant's
+    /// expiry changed.
+    pub const ENROLLMENT_RENEWED: &str = "enrollment.renewed";
+    /// An enrollment was revoked; progress is kept.
+    pub const ENROLLMENT_REVOKED: &str = "enrollment.revoked";
+    /// A lecture's progress changed (completed, or resume position).
+    pub const PROGRESS_UPDATED: &str = "progress.updated";
+    /// A learner's progress in a course was reset.
+    pub const PROGRESS_RESET: &str = "progress.reset";
+    /// A learner completed the last lecture of a course (set once).
+    pub const COURSE_COMPLETED: &str = "course.completed";
 }
 
 /// One row of the log.
@@ -54,6 +95,8 @@ pub struct Event {
     pub subject_id: Uuid,
     /// The user the change concerns, when there is one.
     pub user_id: Option<Uuid>,
+    /// The course the change concerns, when there is one.
+    pub course_id: Option<Uuid>,
     /// Who did it: `anonymous`, `system` or `user`.
     pub actor_kind: String,
     /// The acting user, when a user acted.
@@ -75,6 +118,8 @@ pub struct NewEvent {
     pub subject_id: Uuid,
     /// The user the change concerns.
     pub user_id: Option<Uuid>,
+    /// The course the change concerns.
+    pub course_id: Option<Uuid>,
     /// Who did it: `anonymous`, `system` or `user`.
     pub actor_kind: &'static str,
     /// The acting user, when a user acted.
@@ -92,6 +137,31 @@ impl NewEvent {
             subject_type: "user",
             subject_id: user,
             user_id: Some(user),
+            course_id: None,
+            actor_kind,
+            actor_id,
+            payload,
+        }
+    }
+
+    /// An event about a course or a part of it (`subject_type` `course`,
+    /// `section`, `lecture`, `enrollment`), optionally concerning a user.
+    pub fn course(
+        kind: &'static str,
+        subject_type: &'static str,
+        subject_id: Uuid,
+        course: Uuid,
+        user: Option<Uuid>,
+        actor: Actor,
+        payload: Value,
+    ) -> Self {
+        let (actor_kind, actor_id) = actor.log_parts();
+        Self {
+            kind,
+            subject_type,
+            subject_id,
+            user_id: user,
+            course_id: Some(course),
             actor_kind,
             actor_id,
             payload,
@@ -106,6 +176,7 @@ impl NewEvent {
             subject_type: "session",
             subject_id: session,
             user_id: Some(user),
+            course_id: None,
             actor_kind: "user",
             actor_id: Some(user),
             payload,
@@ -122,6 +193,8 @@ pub struct EventQuery {
     pub kind: Option<String>,
     /// Only events concerning this user.
     pub user_id: Option<Uuid>,
+    /// Only events concerning this course.
+    pub course_id: Option<Uuid>,
     /// At most this many (default 100, at most 1000).
     pub limit: Option<u32>,
 }

@@ -35,17 +35,23 @@
 //! - [`actor`]: who is acting.
 //! - [`accounts`]: registration, login, tokens, profile, admin user
 //!   operations (methods on [`Lms`]).
+//! - [`catalog`]: courses, their sections and lectures, the catalog.
+//! - [`enrollment`]: who may open a course's lectures.
+//! - [`progress`]: completed lectures, resume positions, course figures.
 //! - [`events`]: the append-only event log.
 //! - [`store`]: the store traits, SQLite and PostgreSQL, migrations and the
 //!   public conformance suite.
 
 pub mod accounts;
 pub mod actor;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod enrollment;
 pub mod error;
 pub mod events;
+pub mod progress;
 pub mod store;
 
 use std::fmt;
@@ -55,11 +61,18 @@ pub use accounts::{
     AccessToken, AuthSession, Credentials, NewAccount, PasswordChange, ProfileUpdate, Registration,
 };
 pub use actor::Actor;
+pub use catalog::{
+    CatalogPage, CatalogQuery, Course, CourseDetail, CourseInput, CourseStatus, CourseSummary,
+    CourseUpdate, Lecture, LectureInput, LectureKind, LectureMove, LectureUpdate, LectureView,
+    PriceInput, Section, SectionInput,
+};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::Config;
-pub use domain::{Role, Secret, SessionId, UserId};
+pub use domain::{CourseId, EnrollmentId, LectureId, Role, Secret, SectionId, SessionId, UserId};
+pub use enrollment::{Enrollee, Enrollment, GrantInput, GrantRow, LearnerEnrollment};
 pub use error::{Error, ErrorKind, FieldError, Result};
 pub use events::{Event, EventQuery};
+pub use progress::{CourseProgress, ProgressUpdate};
 pub use store::{Store, User, UserQuery};
 
 use accounts::{Hasher, TokenKeys};

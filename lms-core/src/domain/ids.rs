@@ -66,6 +66,26 @@ typed_id!(
     SessionId,
     "session"
 );
+typed_id!(
+    /// Identifies a course.
+    CourseId,
+    "course"
+);
+typed_id!(
+    /// Identifies a section of a course.
+    SectionId,
+    "section"
+);
+typed_id!(
+    /// Identifies a lecture of a section.
+    LectureId,
+    "lecture"
+);
+typed_id!(
+    /// Identifies a learner's enrollment in a course.
+    EnrollmentId,
+    "enrollment"
+);
 
 #[cfg(test)]
 mod tests {

@@ -14,17 +14,31 @@ use crate::error::Result;
 /// (version, description, SQL)
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
-pub(crate) static SQLITE: Embedded = &[(
-    1,
-    "accounts",
-    include_str!("migrations/sqlite/0001_accounts.sql"),
-)];
+pub(crate) static SQLITE: Embedded = &[
+    (
+        1,
+        "accounts",
+        include_str!("migrations/sqlite/0001_accounts.sql"),
+    ),
+    (
+        2,
+        "learning",
+        include_str!("migrations/sqlite/0002_learning.sql"),
+    ),
+];
 
-pub(crate) static POSTGRES: Embedded = &[(
-    1,
-    "accounts",
-    include_str!("migrations/postgres/0001_accounts.sql"),
-)];
+pub(crate) static POSTGRES: Embedded = &[
+    (
+        1,
+        "accounts",
+        include_str!("migrations/postgres/0001_accounts.sql"),
+    ),
+    (
+        2,
+        "learning",
+        include_str!("migrations/postgres/0002_learning.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Source(Embedded);

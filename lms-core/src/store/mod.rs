@@ -22,11 +22,15 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventQuery};
 
 pub mod conformance;
+pub mod courses;
+pub mod enrollment;
 mod migrations;
 mod postgres;
 mod sql;
 mod sqlite;
 
+pub use courses::CourseStore;
+pub use enrollment::EnrollmentStore;
 pub use migrations::MigrationStatus;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -292,7 +296,7 @@ pub trait EventStore: Send + Sync {
 
 /// Everything the core needs from a store.
 #[async_trait]
-pub trait Store: AccountStore + EventStore + Debug {
+pub trait Store: AccountStore + EventStore + CourseStore + EnrollmentStore + Debug {
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
 

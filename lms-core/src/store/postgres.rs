@@ -72,6 +72,23 @@ fn ts(at: Timestamp) -> Timestamp {
     at
 }
 
+/// Locks the rows a `SELECT` reads until the transaction ends.
+const FOR_UPDATE: &str = " FOR UPDATE";
+/// Courses carrying the tag `$7`.
+const TAG_MATCH: &str = "tags @> jsonb_build_array(CAST($7 AS TEXT))";
+/// Courses matching the text-search query `$8`.
+const TEXT_MATCH: &str = "search @@ to_tsquery('simple', $8)";
+
+/// Search words (letters and digits only) as a tsquery: every word
+/// required, each as a prefix.
+fn text_query(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("{w}:*"))
+        .collect::<Vec<_>>()
+        .join(" & ")
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {

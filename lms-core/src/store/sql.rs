@@ -11,6 +11,9 @@
 //!   which begins a transaction that will write;
 //! - `fn ts(Timestamp)`, binding a time the way the backend stores it.
 
+pub(crate) mod courses;
+pub(crate) mod enrollment;
+
 use serde_json::json;
 
 use crate::error::Error;
@@ -99,6 +102,7 @@ macro_rules! sql_store {
                 subject_type: row.try_get("subject_type")?,
                 subject_id: row.try_get("subject_id")?,
                 user_id: row.try_get("user_id")?,
+                course_id: row.try_get("course_id")?,
                 actor_kind: row.try_get("actor_kind")?,
                 actor_id: row.try_get("actor_id")?,
                 payload,
@@ -113,13 +117,15 @@ macro_rules! sql_store {
             at: Timestamp,
         ) -> Result<()> {
             sqlx::query(
-                "INSERT INTO events (kind, subject_type, subject_id, user_id, actor_kind, \
-                 actor_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO events (kind, subject_type, subject_id, user_id, course_id, \
+                 actor_kind, actor_id, payload, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(event.kind)
             .bind(event.subject_type)
             .bind(event.subject_id)
             .bind(event.user_id)
+            .bind(event.course_id)
             .bind(event.actor_kind)
             .bind(event.actor_id)
             .bind(Json(&event.payload))
@@ -633,20 +639,24 @@ macro_rules! sql_store {
         impl EventStore for $store {
             async fn events(&self, query: &EventQuery) -> Result<Vec<Event>> {
                 let rows = sqlx::query(
-                    "SELECT id, kind, subject_type, subject_id, user_id, actor_kind, actor_id, \
-                     payload, created_at FROM events \
+                    "SELECT id, kind, subject_type, subject_id, user_id, course_id, actor_kind, \
+                     actor_id, payload, created_at FROM events \
                      WHERE id > $1 AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR user_id = $3) \
-                     ORDER BY id LIMIT $4",
+                     AND ($4 IS NULL OR course_id = $4) ORDER BY id LIMIT $5",
                 )
                 .bind(query.after.unwrap_or(0))
                 .bind(query.kind.as_deref())
                 .bind(query.user_id)
+                .bind(query.course_id)
                 .bind(i64::from(query.page_size()))
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(event).collect()
             }
         }
+
+        $crate::store::sql::courses::courses_sql!($store, $db, $row);
+        $crate::store::sql::enrollment::enrollment_sql!($store, $db, $row);
     };
 }
 

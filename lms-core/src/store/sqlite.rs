@@ -83,6 +83,23 @@ fn ts(at: Timestamp) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// SQLite's write transactions already exclude each other.
+const FOR_UPDATE: &str = "";
+/// Courses carrying the tag `$7`.
+const TAG_MATCH: &str = "EXISTS (SELECT 1 FROM json_each(courses.tags) WHERE json_each.value = $7)";
+/// Courses matching the FTS5 query `$8`.
+const TEXT_MATCH: &str = "id IN (SELECT course_id FROM course_search WHERE course_search MATCH $8)";
+
+/// Search words (letters and digits only) as an FTS5 query: every word
+/// required, each as a prefix.
+fn text_query(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("\"{w}\"*"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {

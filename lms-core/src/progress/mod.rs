@@ -1,0 +1,132 @@
+//! Progress: which lectures a learner completed, where they stopped in a
+//! video, and what follows from it.
+//!
+//! Only a learner with a live enrollment records progress. Course figures
+//! count the lectures the course has now: lectures added later lower the
+//! percentage, deleted ones stop counting. The completion time is set once,
+//! when the last lecture is first completed.
+
+mod model;
+
+use serde::Deserialize;
+
+pub use model::{CourseProgress, LectureProgress, LectureState};
+
+use crate::Lms;
+use crate::actor::Actor;
+use crate::catalog::{LectureKind, MAX_DURATION_SECS};
+use crate::domain::{CourseId, LectureId};
+use crate::enrollment::ProgressFigures;
+use crate::error::{Error, Result};
+use crate::store::enrollment::ProgressChange;
+
+/// A change to one lecture's progress; absent parts stay.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressUpdate {
+    /// Mark complete or not complete.
+    #[serde(default)]
+    pub completed: Option<bool>,
+    /// Resume position in seconds (video lectures only).
+    #[serde(default)]
+    pub position_secs: Option<i64>,
+}
+
+impl Lms {
+    /// Records the signed-in learner's progress in a lecture and answers
+    /// with their progress in its course.
+    pub async fn update_progress(
+        &self,
+        actor: &Actor,
+        lecture: LectureId,
+        update: ProgressUpdate,
+    ) -> Result<CourseProgress> {
+        let user = actor.require_user()?;
+        if update.completed.is_none() && update.position_secs.is_none() {
+            return Err(Error::invalid_field(
+                "completed",
+                "send completed, position_secs, or both",
+            ));
+        }
+        let lecture = self.openable_lecture(actor, lecture).await?;
+        if !self.live_enrollment(actor, lecture.course_id).await? {
+            return Err(Error::forbidden("enroll in this course to record progress"));
+        }
+        if let Some(p) = update.position_secs {
+            if lecture.kind != LectureKind::Video {
+                return Err(Error::invalid_field(
+                    "position_secs",
+                    "is only for video lectures",
+                ));
+            }
+            let limit = if lecture.duration_secs > 0 {
+                lecture.duration_secs
+            } else {
+                MAX_DURATION_SECS
+            };
+            if !(0..=limit).contains(&p) {
+                return Err(Error::invalid_field(
+                    "position_secs",
+                    format!("must be between 0 and {limit}"),
+                ));
+            }
+        }
+        let change = ProgressChange {
+            completed: update.completed,
+            position_secs: update.position_secs,
+        };
+        self.store()
+            .record_progress(user, &lecture, change, *actor, self.now())
+            .await?;
+        self.course_progress(actor, lecture.course_id).await
+    }
+
+    /// The signed-in learner's progress in a course they are (or were)
+    /// enrolled in.
+    pub async fn course_progress(&self, actor: &Actor, course: CourseId) -> Result<CourseProgress> {
+        let user = actor.require_user()?;
+        let enrollment = self
+            .store()
+            .enrollment(course, user)
+            .await?
+            .ok_or_else(|| Error::not_found("you are not enrolled in this course"))?;
+        let outline = self.store().outline(course).await?;
+        let rows = self.store().lecture_progress(user, course).await?;
+        let lectures: Vec<LectureState> = outline
+            .iter()
+            .flat_map(|s| &s.lectures)
+            .map(|l| {
+                let row = rows.iter().find(|r| r.lecture_id == l.id);
+                LectureState {
+                    lecture_id: l.id,
+                    completed: row.is_some_and(|r| r.completed_at.is_some()),
+                    position_secs: row.map_or(0, |r| r.position_secs),
+                }
+            })
+            .collect();
+        let completed = lectures.iter().filter(|l| l.completed).count() as i64;
+        Ok(CourseProgress {
+            course_id: course,
+            figures: ProgressFigures::new(completed, lectures.len() as i64),
+            completed_at: enrollment.completed_at,
+            next_lecture_id: lectures.iter().find(|l| !l.completed).map(|l| l.lecture_id),
+            last_lecture_id: enrollment.last_lecture_id,
+            lectures,
+        })
+    }
+
+    /// Forgets the signed-in learner's progress in a course.
+    pub async fn reset_progress(&self, actor: &Actor, course: CourseId) -> Result<CourseProgress> {
+        let user = actor.require_user()?;
+        self.store()
+            .reset_progress(user, course, *actor, self.now())
+            .await
+            .map_err(|e| match e.kind() {
+                crate::ErrorKind::NotFound => {
+                    Error::not_found("you are not enrolled in this course")
+                }
+                _ => e,
+            })?;
+        self.course_progress(actor, course).await
+    }
+}

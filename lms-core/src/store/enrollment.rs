@@ -1,0 +1,141 @@
+//! Store steps of enrollments and progress.
+
+use async_trait::async_trait;
+
+use crate::actor::Actor;
+use crate::catalog::Lecture;
+use crate::clock::Timestamp;
+use crate::domain::{CourseId, Email, EnrollmentId, UserId};
+use crate::enrollment::{Enrollee, Enrollment, EnrollmentSource, LearnerEnrollment};
+use crate::error::Result;
+use crate::progress::LectureProgress;
+
+/// Most rows one bulk grant takes.
+pub const MAX_BULK_GRANT: usize = 1000;
+
+/// An enrollment to create or renew.
+#[derive(Debug, Clone)]
+pub struct EnrollRequest {
+    /// The course.
+    pub course: CourseId,
+    /// The learner.
+    pub user: UserId,
+    /// Why they get access.
+    pub source: EnrollmentSource,
+    /// When access ends (`None`: never).
+    pub expires_at: Option<Timestamp>,
+}
+
+/// What an enroll step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrollOutcome {
+    /// A new enrollment.
+    Created,
+    /// A revoked or expired enrollment is active again, or its expiry changed.
+    Renewed,
+    /// Already enrolled just so: nothing changed.
+    Unchanged,
+}
+
+/// A change to one lecture's progress; `None` leaves a part as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProgressChange {
+    /// Mark complete (`true`) or not complete (`false`).
+    pub completed: Option<bool>,
+    /// Resume position in seconds (video lectures).
+    pub position_secs: Option<i64>,
+}
+
+/// What recording progress did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgressRecorded {
+    /// Whether anything changed.
+    pub changed: bool,
+    /// Whether this change completed the course (first time only).
+    pub course_completed: bool,
+}
+
+/// Enrollments and progress.
+#[async_trait]
+pub trait EnrollmentStore: Send + Sync {
+    /// The enrollment of `user` in `course`, whatever its status.
+    async fn enrollment(&self, course: CourseId, user: UserId) -> Result<Option<Enrollment>>;
+
+    /// Enrolls, or renews an existing enrollment, in one transaction that
+    /// keeps the course's enrollment count. Enrolling twice is never a
+    /// second row.
+    async fn enroll(
+        &self,
+        request: EnrollRequest,
+        actor: Actor,
+        at: Timestamp,
+    ) -> Result<(Enrollment, EnrollOutcome)>;
+
+    /// Grants many learners at once (one transaction), each as [`enroll`]
+    /// with source `grant`.
+    ///
+    /// [`enroll`]: EnrollmentStore::enroll
+    async fn grant_many(
+        &self,
+        course: CourseId,
+        users: &[UserId],
+        expires_at: Option<Timestamp>,
+        actor: Actor,
+        at: Timestamp,
+    ) -> Result<Vec<(Enrollment, EnrollOutcome)>>;
+
+    /// Revokes access; progress stays. Revoking a revoked enrollment
+    /// changes nothing. `not_found` when there is none.
+    async fn revoke_enrollment(
+        &self,
+        course: CourseId,
+        user: UserId,
+        actor: Actor,
+        at: Timestamp,
+    ) -> Result<Enrollment>;
+
+    /// A learner's enrollments, newest first, with course and progress
+    /// figures, in one round trip.
+    async fn learner_enrollments(&self, user: UserId) -> Result<Vec<LearnerEnrollment>>;
+
+    /// A course's enrollees in enrollment order after the cursor, with
+    /// progress figures, in one round trip.
+    async fn course_enrollments(
+        &self,
+        course: CourseId,
+        after: Option<EnrollmentId>,
+        limit: u32,
+    ) -> Result<Vec<Enrollee>>;
+
+    /// Live users by normalized e-mail; unknown addresses are left out.
+    async fn users_by_emails(&self, emails: &[Email]) -> Result<Vec<(String, UserId)>>;
+
+    /// Records a change to a lecture's progress for an enrolled learner,
+    /// notes the lecture as the last one touched, and sets the course's
+    /// completion time once when every lecture is complete.
+    async fn record_progress(
+        &self,
+        user: UserId,
+        lecture: &Lecture,
+        change: ProgressChange,
+        actor: Actor,
+        at: Timestamp,
+    ) -> Result<ProgressRecorded>;
+
+    /// Every progress row of `user` in `course`.
+    async fn lecture_progress(
+        &self,
+        user: UserId,
+        course: CourseId,
+    ) -> Result<Vec<LectureProgress>>;
+
+    /// Forgets `user`'s progress in `course` (and its completion time).
+    async fn reset_progress(
+        &self,
+        user: UserId,
+        course: CourseId,
+        actor: Actor,
+        at: Timestamp,
+    ) -> Result<()>;
+}

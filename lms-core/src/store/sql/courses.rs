@@ -1,0 +1,831 @@
+//! The course tree and catalog steps both SQL backends share; expanded by
+//! `sql_store!` into each backend's module.
+//!
+//! Besides what `sql_store!` needs, the backend provides:
+//! - `FOR_UPDATE`: the suffix that locks the rows a `SELECT` reads until the
+//!   transaction ends (`FOR UPDATE` on PostgreSQL; empty on SQLite, whose
+//!   `BEGIN IMMEDIATE` already holds the only write lock);
+//! - `TAG_MATCH` and `TEXT_MATCH`: catalog predicates on `$7` (a tag) and
+//!   `$8` (a full-text query built by `text_query`);
+//! - `fn text_query(&[String]) -> String`: the search words as the backend's
+//!   full-text query syntax.
+//!
+//! Positions: every change to an ordered list rewrites the list's positions
+//! from an id list in two statements. First the rows are parked above any
+//! final position, then each gets its final place, so the unique
+//! (parent, position) keys hold after every row of every statement.
+
+/// Rows are parked at `position + PARK` while a list is rewritten.
+pub(crate) const PARK: i64 = 1_000_000;
+/// A row entering a list waits at this position until the list is rewritten.
+pub(crate) const INCOMING: i64 = 2_000_000;
+
+pub(crate) const COURSE_COLUMNS: &str = "id, slug, title, subtitle, description, level, \
+     language, tags, price_amount, price_currency, thumbnail_key, owner_id, status, \
+     enrollment_count, created_at, updated_at, published_at";
+
+pub(crate) const SECTION_COLUMNS: &str = "id, course_id, title, position, created_at, updated_at";
+
+pub(crate) const LECTURE_COLUMNS: &str = "id, course_id, section_id, title, kind, body, \
+     duration_secs, free_preview, position, created_at, updated_at";
+
+/// A course with its owner's name and aggregates, as correlated subqueries
+/// so a page of any size is one statement.
+pub(crate) fn summary_select() -> String {
+    format!(
+        "SELECT {COURSE_COLUMNS}, \
+         (SELECT display_name FROM users WHERE users.id = courses.owner_id) AS instructor_name, \
+         (SELECT COUNT(*) FROM lectures WHERE lectures.course_id = courses.id) AS lecture_count, \
+         (SELECT CAST(COALESCE(SUM(duration_secs), 0) AS BIGINT) FROM lectures \
+          WHERE lectures.course_id = courses.id) AS total_duration_secs, \
+         lower(title) AS sort_title \
+         FROM courses"
+    )
+}
+
+macro_rules! courses_sql {
+    ($store:ty, $db:ty, $row:ty) => {
+        use $crate::catalog::{
+            Course, CourseStatus, CourseSummary, Lecture, LectureKind, LectureOutline, Section,
+            SectionOutline,
+        };
+        use $crate::domain::{CourseId, Currency, LectureId, Level, Price, SectionId};
+        use $crate::store::courses::{
+            CatalogAfter, CatalogFilter, CatalogRow, CatalogSort, CourseChanges, CourseKey,
+            CourseStore, LectureChanges, NewCourse, NewLecture, MAX_LECTURES_PER_SECTION,
+            MAX_SECTIONS,
+        };
+        use $crate::store::sql::courses::{
+            summary_select, COURSE_COLUMNS, INCOMING, LECTURE_COLUMNS, PARK, SECTION_COLUMNS,
+        };
+
+        fn course_from(row: &$row) -> Result<Course> {
+            let stored = |what: &str, value: &str| {
+                Error::internal(format!("unknown {what} {value:?} in courses"))
+            };
+            let level: String = row.try_get("level")?;
+            let status: String = row.try_get("status")?;
+            let amount: Option<i64> = row.try_get("price_amount")?;
+            let currency: Option<String> = row.try_get("price_currency")?;
+            let price = match (amount, currency) {
+                (Some(amount_minor), Some(code)) => Price::Paid {
+                    amount_minor,
+                    currency: Currency::parse("price_currency", &code)
+                        .map_err(|_| stored("currency", &code))?,
+                },
+                _ => Price::Free,
+            };
+            let Json(tags) = row.try_get::<Json<Vec<String>>, _>("tags")?;
+            Ok(Course {
+                id: CourseId(row.try_get("id")?),
+                slug: row.try_get("slug")?,
+                title: row.try_get("title")?,
+                subtitle: row.try_get("subtitle")?,
+                description: row.try_get("description")?,
+                level: Level::parse("level", &level).map_err(|_| stored("level", &level))?,
+                language: row.try_get("language")?,
+                tags,
+                price,
+                thumbnail_key: row.try_get("thumbnail_key")?,
+                owner_id: UserId(row.try_get("owner_id")?),
+                status: CourseStatus::parse("status", &status)
+                    .map_err(|_| stored("status", &status))?,
+                enrollment_count: row.try_get("enrollment_count")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+                published_at: row.try_get("published_at")?,
+            })
+        }
+
+        fn summary_from(row: &$row) -> Result<CatalogRow> {
+            Ok(CatalogRow {
+                summary: CourseSummary {
+                    course: course_from(row)?,
+                    instructor_name: row.try_get("instructor_name")?,
+                    lecture_count: row.try_get("lecture_count")?,
+                    total_duration_secs: row.try_get("total_duration_secs")?,
+                },
+                sort_title: row.try_get("sort_title")?,
+            })
+        }
+
+        fn section_from(row: &$row) -> Result<Section> {
+            Ok(Section {
+                id: SectionId(row.try_get("id")?),
+                course_id: CourseId(row.try_get("course_id")?),
+                title: row.try_get("title")?,
+                position: row.try_get("position")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        fn kind_from(raw: &str) -> Result<LectureKind> {
+            LectureKind::parse("kind", raw)
+                .map_err(|_| Error::internal(format!("unknown lecture kind {raw:?}")))
+        }
+
+        fn lecture_from(row: &$row) -> Result<Lecture> {
+            let kind: String = row.try_get("kind")?;
+            Ok(Lecture {
+                id: LectureId(row.try_get("id")?),
+                course_id: CourseId(row.try_get("course_id")?),
+                section_id: SectionId(row.try_get("section_id")?),
+                title: row.try_get("title")?,
+                kind: kind_from(&kind)?,
+                body: row.try_get("body")?,
+                duration_secs: row.try_get("duration_secs")?,
+                free_preview: row.try_get("free_preview")?,
+                position: row.try_get("position")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        /// Reads the course and locks it until the transaction ends, so
+        /// changes to one course's tree happen one at a time.
+        async fn lock_course(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            id: CourseId,
+        ) -> Result<Course> {
+            let sql = format!("SELECT {COURSE_COLUMNS} FROM courses WHERE id = $1{FOR_UPDATE}");
+            let row = sqlx::query(&sql)
+                .bind(id.0)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| Error::not_found("course not found"))?;
+            course_from(&row)
+        }
+
+        async fn section_in(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            id: SectionId,
+        ) -> Result<Section> {
+            let sql = format!("SELECT {SECTION_COLUMNS} FROM sections WHERE id = $1");
+            let row = sqlx::query(&sql)
+                .bind(id.0)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| Error::not_found("section not found"))?;
+            section_from(&row)
+        }
+
+        async fn lecture_in(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            id: LectureId,
+        ) -> Result<Lecture> {
+            let sql = format!("SELECT {LECTURE_COLUMNS} FROM lectures WHERE id = $1");
+            let row = sqlx::query(&sql)
+                .bind(id.0)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| Error::not_found("lecture not found"))?;
+            lecture_from(&row)
+        }
+
+        /// The ids of `table`'s rows under `parent`, in position order.
+        async fn ordered_ids(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            table: &str,
+            parent_column: &str,
+            parent: Uuid,
+        ) -> Result<Vec<Uuid>> {
+            let sql = format!("SELECT id FROM {table} WHERE {parent_column} = $1 ORDER BY position");
+            Ok(sqlx::query_scalar(&sql).bind(parent).fetch_all(&mut **tx).await?)
+        }
+
+        /// Gives the rows under `parent` the positions 0, 1, 2... in the
+        /// order of `ids`, which must list every one of them.
+        async fn write_order(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            table: &str,
+            parent_column: &str,
+            parent: Uuid,
+            ids: &[Uuid],
+        ) -> Result<()> {
+            let park = format!(
+                "UPDATE {table} SET position = position + {PARK} WHERE {parent_column} = $1"
+            );
+            sqlx::query(&park).bind(parent).execute(&mut **tx).await?;
+            if ids.is_empty() {
+                return Ok(());
+            }
+            let mut sql = format!("UPDATE {table} SET position = CASE id");
+            for i in 0..ids.len() {
+                sql.push_str(&format!(" WHEN ${} THEN {i}", i + 2));
+            }
+            // A row missing from `ids` would get NULL and fail NOT NULL: a
+            // wrong list can never leave a hole or a duplicate.
+            sql.push_str(&format!(" END WHERE {parent_column} = $1"));
+            let mut query = sqlx::query(&sql).bind(parent);
+            for id in ids {
+                query = query.bind(*id);
+            }
+            query.execute(&mut **tx).await?;
+            Ok(())
+        }
+
+        fn position_in(field: &str, position: u32, len: usize) -> Result<usize> {
+            let p = position as usize;
+            if p > len {
+                return Err(Error::invalid_field(
+                    field,
+                    format!("must be between 0 and {len}"),
+                ));
+            }
+            Ok(p)
+        }
+
+        fn event_for(
+            kind: &'static str,
+            subject_type: &'static str,
+            subject: Uuid,
+            course: CourseId,
+            actor: Actor,
+            payload: serde_json::Value,
+        ) -> NewEvent {
+            NewEvent::course(kind, subject_type, subject, course.0, None, actor, payload)
+        }
+
+        #[async_trait]
+        impl CourseStore for $store {
+            async fn create_course(
+                &self,
+                new: NewCourse,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<Course> {
+                let mut tx = self.write().await?;
+                let sql = format!(
+                    "INSERT INTO courses (id, slug, title, subtitle, description, level, language, \
+                     tags, price_amount, price_currency, thumbnail_key, owner_id, status, \
+                     created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'draft', $13, $13) \
+                     RETURNING {COURSE_COLUMNS}"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(new.id.0)
+                    .bind(new.slug.as_str())
+                    .bind(&new.title)
+                    .bind(&new.subtitle)
+                    .bind(&new.description)
+                    .bind(new.level.as_str())
+                    .bind(&new.language)
+                    .bind(Json(&new.tags))
+                    .bind(new.price.currency().map(|_| new.price.amount_minor()))
+                    .bind(new.price.currency().map(Currency::code))
+                    .bind(&new.thumbnail_key)
+                    .bind(new.owner_id.0)
+                    .bind(ts(at))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| unique_as(e, "a course with this slug already exists"))?;
+                let course = course_from(&row)?;
+                let payload = json!({ "slug": course.slug, "owner_id": course.owner_id });
+                let event =
+                    event_for(kinds::COURSE_CREATED, "course", course.id.0, course.id, actor, payload);
+                append(&mut tx, event, at).await?;
+                tx.commit().await?;
+                Ok(course)
+            }
+
+            async fn course(&self, key: &CourseKey) -> Result<Option<CourseSummary>> {
+                let column = match key {
+                    CourseKey::Id(_) => "id",
+                    CourseKey::Slug(_) => "slug",
+                };
+                let sql = format!("{} WHERE {column} = $1", summary_select());
+                let query = sqlx::query(&sql);
+                let query = match key {
+                    CourseKey::Id(id) => query.bind(id.0),
+                    CourseKey::Slug(slug) => query.bind(slug.as_str().to_owned()),
+                };
+                let row = query.fetch_optional(&self.pool).await?;
+                Ok(row.as_ref().map(summary_from).transpose()?.map(|r| r.summary))
+            }
+
+            async fn update_course(
+                &self,
+                id: CourseId,
+                changes: CourseChanges,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<Course> {
+                let mut tx = self.write().await?;
+                let fields = changes.field_names();
+                let sql = format!(
+                    "UPDATE courses SET title = COALESCE($2, title), slug = COALESCE($3, slug), \
+                     subtitle = COALESCE($4, subtitle), description = COALESCE($5, description), \
+                     level = COALESCE($6, level), language = COALESCE($7, language), \
+                     tags = COALESCE($8, tags), \
+                     price_amount = CASE WHEN $9 THEN $10 ELSE price_amount END, \
+                     price_currency = CASE WHEN $9 THEN CAST($11 AS TEXT) ELSE price_currency END, \
+                     thumbnail_key = CASE WHEN $12 THEN CAST($13 AS TEXT) ELSE thumbnail_key END, \
+                     updated_at = $14 WHERE id = $1 RETURNING {COURSE_COLUMNS}"
+                );
+                let price = changes.price;
+                let row = sqlx::query(&sql)
+                    .bind(id.0)
+                    .bind(changes.title)
+                    .bind(changes.slug.map(|s| s.as_str().to_owned()))
+                    .bind(changes.subtitle)
+                    .bind(changes.description)
+                    .bind(changes.level.map(Level::as_str))
+                    .bind(changes.language)
+                    .bind(changes.tags.map(Json))
+                    .bind(price.is_some())
+                    .bind(price.and_then(|p| p.currency().map(|_| p.amount_minor())))
+                    .bind(price.and_then(|p| p.currency()).map(Currency::code))
+                    .bind(changes.thumbnail_key.is_some())
+                    .bind(changes.thumbnail_key.flatten())
+                    .bind(ts(at))
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| unique_as(e, "a course with this slug already exists"))?
+                    .ok_or_else(|| Error::not_found("course not found"))?;
+                let course = course_from(&row)?;
+                let payload = json!({ "fields": fields });
+                let event = event_for(kinds::COURSE_UPDATED, "course", id.0, id, actor, payload);
+                append(&mut tx, event, at).await?;
+                tx.commit().await?;
+                Ok(course)
+            }
+
+            async fn set_course_status(
+                &self,
+                id: CourseId,
+                status: CourseStatus,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<Course> {
+                let mut tx = self.write().await?;
+                let course = lock_course(&mut tx, id).await?;
+                if course.status == status {
+                    return Ok(course);
+                }
+                if status == CourseStatus::Published {
+                    let lectures: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM lectures WHERE course_id = $1")
+                            .bind(id.0)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    if lectures == 0 {
+                        return Err(Error::invalid_field(
+                            "lectures",
+                            "a course needs at least one lecture to be published",
+                        ));
+                    }
+                }
+                let sql = format!(
+                    "UPDATE courses SET status = $2, updated_at = $3, \
+                     published_at = CASE WHEN $2 = 'published' THEN COALESCE(published_at, $3) \
+                     ELSE published_at END WHERE id = $1 RETURNING {COURSE_COLUMNS}"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(id.0)
+                    .bind(status.as_str())
+                    .bind(ts(at))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let updated = course_from(&row)?;
+                let kind = match status {
+                    CourseStatus::Published => kinds::COURSE_PUBLISHED,
+                    CourseStatus::Draft => kinds::COURSE_UNPUBLISHED,
+                    CourseStatus::Archived => kinds::COURSE_ARCHIVED,
+                };
+                let payload = json!({ "from": course.status, "to": status });
+                append(&mut tx, event_for(kind, "course", id.0, id, actor, payload), at).await?;
+                tx.commit().await?;
+                Ok(updated)
+            }
+
+            async fn delete_course(&self, id: CourseId, actor: Actor, at: Timestamp) -> Result<()> {
+                let mut tx = self.write().await?;
+                let course = lock_course(&mut tx, id).await?;
+                let enrollments: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM enrollments WHERE course_id = $1")
+                        .bind(id.0)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if enrollments > 0 {
+                    return Err(Error::conflict(
+                        "this course has enrollments and cannot be deleted; archive it instead",
+                    ));
+                }
+                sqlx::query("DELETE FROM courses WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                let payload = json!({ "slug": course.slug });
+                let event = event_for(kinds::COURSE_DELETED, "course", id.0, id, actor, payload);
+                append(&mut tx, event, at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn outline(&self, id: CourseId) -> Result<Vec<SectionOutline>> {
+                let rows = sqlx::query(
+                    "SELECT s.id AS section_id, s.title AS section_title, \
+                     s.position AS section_position, l.id AS lecture_id, \
+                     l.title AS lecture_title, l.kind, l.duration_secs, l.free_preview, \
+                     l.position AS lecture_position \
+                     FROM sections s LEFT JOIN lectures l ON l.section_id = s.id \
+                     WHERE s.course_id = $1 ORDER BY s.position, l.position",
+                )
+                .bind(id.0)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut sections: Vec<SectionOutline> = Vec::new();
+                for row in &rows {
+                    let section_id = SectionId(row.try_get("section_id")?);
+                    if sections.last().is_none_or(|s| s.id != section_id) {
+                        sections.push(SectionOutline {
+                            id: section_id,
+                            title: row.try_get("section_title")?,
+                            position: row.try_get("section_position")?,
+                            lectures: Vec::new(),
+                        });
+                    }
+                    let Some(lecture_id) = row.try_get::<Option<Uuid>, _>("lecture_id")? else {
+                        continue;
+                    };
+                    let kind: String = row.try_get("kind")?;
+                    let section = sections.last_mut().expect("pushed above");
+                    section.lectures.push(LectureOutline {
+                        id: LectureId(lecture_id),
+                        title: row.try_get("lecture_title")?,
+                        kind: kind_from(&kind)?,
+                        duration_secs: row.try_get("duration_secs")?,
+                        free_preview: row.try_get("free_preview")?,
+                        position: row.try_get("lecture_position")?,
+                    });
+                }
+                Ok(sections)
+            }
+
+            async fn section(&self, id: SectionId) -> Result<Option<Section>> {
+                let sql = format!("SELECT {SECTION_COLUMNS} FROM sections WHERE id = $1");
+                let row = sqlx::query(&sql).bind(id.0).fetch_optional(&self.pool).await?;
+                row.as_ref().map(section_from).transpose()
+            }
+
+            async fn create_section(
+                &self,
+                course: CourseId,
+                id: SectionId,
+                title: String,
+                position: Option<u32>,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<Section> {
+                let mut tx = self.write().await?;
+                lock_course(&mut tx, course).await?;
+                let mut ids = ordered_ids(&mut tx, "sections", "course_id", course.0).await?;
+                if ids.len() >= MAX_SECTIONS {
+                    return Err(Error::invalid_field(
+                        "position",
+                        format!("a course holds at most {MAX_SECTIONS} sections"),
+                    ));
+                }
+                let p = position_in("position", position.unwrap_or(ids.len() as u32), ids.len())?;
+                sqlx::query(
+                    "INSERT INTO sections (id, course_id, title, position, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5)",
+                )
+                .bind(id.0)
+                .bind(course.0)
+                .bind(&title)
+                .bind(INCOMING)
+                .bind(ts(at))
+                .execute(&mut *tx)
+                .await?;
+                ids.insert(p, id.0);
+                write_order(&mut tx, "sections", "course_id", course.0, &ids).await?;
+                let payload = json!({ "position": p });
+                let event = event_for(kinds::SECTION_CREATED, "section", id.0, course, actor, payload);
+                append(&mut tx, event, at).await?;
+                let section = section_in(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(section)
+            }
+
+            async fn rename_section(
+                &self,
+                id: SectionId,
+                title: String,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<Section> {
+                let mut tx = self.write().await?;
+                let sql = format!(
+                    "UPDATE sections SET title = $2, updated_at = $3 WHERE id = $1 \
+                     RETURNING {SECTION_COLUMNS}"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(id.0)
+                    .bind(&title)
+                    .bind(ts(at))
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| Error::not_found("section not found"))?;
+                let section = section_from(&row)?;
+                let event = event_for(
+                    kinds::SECTION_UPDATED,
+                    "section",
+                    id.0,
+                    section.course_id,
+                    actor,
+                    json!({ "fields": ["title"] }),
+                );
+                append(&mut tx, event, at).await?;
+                tx.commit().await?;
+                Ok(section)
+            }
+
+            async fn move_section(
+                &self,
+                id: SectionId,
+                position: u32,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<Section> {
+                let mut tx = self.write().await?;
+                let course = section_in(&mut tx, id).await?.course_id;
+                lock_course(&mut tx, course).await?;
+                let mut ids = ordered_ids(&mut tx, "sections", "course_id", course.0).await?;
+                let from = ids
+                    .iter()
+                    .position(|s| *s == id.0)
+                    .ok_or_else(|| Error::not_found("section not found"))?;
+                let to = position_in("position", position, ids.len() - 1)?;
+                if from != to {
+                    ids.remove(from);
+                    ids.insert(to, id.0);
+                    write_order(&mut tx, "sections", "course_id", course.0, &ids).await?;
+                    let payload = json!({ "from": from, "to": to });
+                    let event = event_for(kinds::SECTION_MOVED, "section", id.0, course, actor, payload);
+                    append(&mut tx, event, at).await?;
+                }
+                let section = section_in(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(section)
+            }
+
+            async fn delete_section(&self, id: SectionId, actor: Actor, at: Timestamp) -> Result<()> {
+                let mut tx = self.write().await?;
+                let course = section_in(&mut tx, id).await?.course_id;
+                lock_course(&mut tx, course).await?;
+                let deleted = sqlx::query("DELETE FROM sections WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(Error::not_found("section not found"));
+                }
+                let ids = ordered_ids(&mut tx, "sections", "course_id", course.0).await?;
+                write_order(&mut tx, "sections", "course_id", course.0, &ids).await?;
+                let event = event_for(kinds::SECTION_DELETED, "section", id.0, course, actor, json!({}));
+                append(&mut tx, event, at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn lecture(&self, id: LectureId) -> Result<Option<Lecture>> {
+                let sql = format!("SELECT {LECTURE_COLUMNS} FROM lectures WHERE id = $1");
+                let row = sqlx::query(&sql).bind(id.0).fetch_optional(&self.pool).await?;
+                row.as_ref().map(lecture_from).transpose()
+            }
+
+            async fn create_lecture(
+                &self,
+                section: SectionId,
+                new: NewLecture,
+                position: Option<u32>,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<Lecture> {
+                let mut tx = self.write().await?;
+                let course = section_in(&mut tx, section).await?.course_id;
+                lock_course(&mut tx, course).await?;
+                let mut ids = ordered_ids(&mut tx, "lectures", "section_id", section.0).await?;
+                if ids.len() >= MAX_LECTURES_PER_SECTION {
+                    return Err(Error::invalid_field(
+                        "position",
+                        format!("a section holds at most {MAX_LECTURES_PER_SECTION} lectures"),
+                    ));
+                }
+                let p = position_in("position", position.unwrap_or(ids.len() as u32), ids.len())?;
+                sqlx::query(
+                    "INSERT INTO lectures (id, course_id, section_id, title, kind, body, \
+                     duration_secs, free_preview, position, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                )
+                .bind(new.id.0)
+                .bind(course.0)
+                .bind(section.0)
+                .bind(&new.title)
+                .bind(new.kind.as_str())
+                .bind(&new.body)
+                .bind(new.duration_secs)
+                .bind(new.free_preview)
+                .bind(INCOMING)
+                .bind(ts(at))
+                .execute(&mut *tx)
+                .await?;
+                ids.insert(p, new.id.0);
+                write_order(&mut tx, "lectures", "section_id", section.0, &ids).await?;
+                let payload = json!({ "section_id": section, "position": p });
+                let event =
+                    event_for(kinds::LECTURE_CREATED, "lecture", new.id.0, course, actor, payload);
+                append(&mut tx, event, at).await?;
+                let lecture = lecture_in(&mut tx, new.id).await?;
+                tx.commit().await?;
+                Ok(lecture)
+            }
+
+            async fn update_lecture(
+                &self,
+                id: LectureId,
+                changes: LectureChanges,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<Lecture> {
+                let mut tx = self.write().await?;
+                let fields = changes.field_names();
+                let sql = format!(
+                    "UPDATE lectures SET title = COALESCE($2, title), kind = COALESCE($3, kind), \
+                     body = COALESCE($4, body), duration_secs = COALESCE($5, duration_secs), \
+                     free_preview = COALESCE($6, free_preview), updated_at = $7 \
+                     WHERE id = $1 RETURNING {LECTURE_COLUMNS}"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(id.0)
+                    .bind(changes.title)
+                    .bind(changes.kind.map(LectureKind::as_str))
+                    .bind(changes.body)
+                    .bind(changes.duration_secs)
+                    .bind(changes.free_preview)
+                    .bind(ts(at))
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| Error::not_found("lecture not found"))?;
+                let lecture = lecture_from(&row)?;
+                let payload = json!({ "fields": fields });
+                let event =
+                    event_for(kinds::LECTURE_UPDATED, "lecture", id.0, lecture.course_id, actor, payload);
+                append(&mut tx, event, at).await?;
+                tx.commit().await?;
+                Ok(lecture)
+            }
+
+            async fn move_lecture(
+                &self,
+                id: LectureId,
+                section: SectionId,
+                position: u32,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<Lecture> {
+                let mut tx = self.write().await?;
+                let lecture = lecture_in(&mut tx, id).await?;
+                let target = section_in(&mut tx, section).await?;
+                if target.course_id != lecture.course_id {
+                    return Err(Error::invalid_field(
+                        "section_id",
+                        "must be a section of the lecture's own course",
+                    ));
+                }
+                let course = lecture.course_id;
+                lock_course(&mut tx, course).await?;
+                let mut source = ordered_ids(&mut tx, "lectures", "section_id", lecture.section_id.0).await?;
+                let from = source
+                    .iter()
+                    .position(|l| *l == id.0)
+                    .ok_or_else(|| Error::not_found("lecture not found"))?;
+                let moved = if section == lecture.section_id {
+                    let to = position_in("position", position, source.len() - 1)?;
+                    if from != to {
+                        source.remove(from);
+                        source.insert(to, id.0);
+                        write_order(&mut tx, "lectures", "section_id", section.0, &source).await?;
+                    }
+                    from != to
+                } else {
+                    let mut target_ids = ordered_ids(&mut tx, "lectures", "section_id", section.0).await?;
+                    if target_ids.len() >= MAX_LECTURES_PER_SECTION {
+                        return Err(Error::invalid_field(
+                            "section_id",
+                            format!("a section holds at most {MAX_LECTURES_PER_SECTION} lectures"),
+                        ));
+                    }
+                    let to = position_in("position", position, target_ids.len())?;
+                    sqlx::query("UPDATE lectures SET section_id = $2, position = $3 WHERE id = $1")
+                        .bind(id.0)
+                        .bind(section.0)
+                        .bind(INCOMING)
+                        .execute(&mut *tx)
+                        .await?;
+                    target_ids.insert(to, id.0);
+                    write_order(&mut tx, "lectures", "section_id", section.0, &target_ids).await?;
+                    source.remove(from);
+                    write_order(&mut tx, "lectures", "section_id", lecture.section_id.0, &source)
+                        .await?;
+                    true
+                };
+                let moved_lecture = lecture_in(&mut tx, id).await?;
+                if moved {
+                    let payload = json!({
+                        "from_section_id": lecture.section_id,
+                        "to_section_id": section,
+                        "position": moved_lecture.position,
+                    });
+                    let event = event_for(kinds::LECTURE_MOVED, "lecture", id.0, course, actor, payload);
+                    append(&mut tx, event, at).await?;
+                }
+                tx.commit().await?;
+                Ok(moved_lecture)
+            }
+
+            async fn delete_lecture(&self, id: LectureId, actor: Actor, at: Timestamp) -> Result<()> {
+                let mut tx = self.write().await?;
+                let lecture = lecture_in(&mut tx, id).await?;
+                lock_course(&mut tx, lecture.course_id).await?;
+                let deleted = sqlx::query("DELETE FROM lectures WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(Error::not_found("lecture not found"));
+                }
+                let ids = ordered_ids(&mut tx, "lectures", "section_id", lecture.section_id.0).await?;
+                write_order(&mut tx, "lectures", "section_id", lecture.section_id.0, &ids).await?;
+                let payload = json!({ "section_id": lecture.section_id });
+                let event =
+                    event_for(kinds::LECTURE_DELETED, "lecture", id.0, lecture.course_id, actor, payload);
+                append(&mut tx, event, at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn catalog(&self, filter: &CatalogFilter) -> Result<Vec<CatalogRow>> {
+                let (keyset, order) = match filter.sort {
+                    CatalogSort::Newest => (
+                        "($9 IS NULL OR published_at < $9 OR (published_at = $9 AND id < $10))",
+                        "published_at DESC, id DESC",
+                    ),
+                    CatalogSort::Title => (
+                        "($9 IS NULL OR lower(title) > $9 OR (lower(title) = $9 AND id > $10))",
+                        "lower(title), id",
+                    ),
+                    CatalogSort::Popular => (
+                        "($9 IS NULL OR enrollment_count < $9 \
+                         OR (enrollment_count = $9 AND id < $10))",
+                        "enrollment_count DESC, id DESC",
+                    ),
+                    // $9 only says whether there is a cursor.
+                    CatalogSort::Recent => ("($9 IS NULL OR id < $10)", "id DESC"),
+                };
+                let sql = format!(
+                    "{} WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR owner_id = $2) \
+                     AND ($3 IS NULL OR level = $3) \
+                     AND ($4 IS NULL OR language = $4 OR language LIKE $5) \
+                     AND ($6 IS NULL OR $6 = (price_amount IS NULL)) \
+                     AND ($7 IS NULL OR {TAG_MATCH}) AND ($8 IS NULL OR {TEXT_MATCH}) \
+                     AND {keyset} ORDER BY {order} LIMIT $11",
+                    summary_select()
+                );
+                let words = (!filter.words.is_empty()).then(|| text_query(&filter.words));
+                let query = sqlx::query(&sql)
+                    .bind(filter.status.map(CourseStatus::as_str))
+                    .bind(filter.owner.map(|o| o.0))
+                    .bind(filter.level.map(Level::as_str))
+                    .bind(filter.language.as_deref())
+                    .bind(filter.language.as_ref().map(|l| format!("{l}-%")))
+                    .bind(filter.free)
+                    .bind(filter.tag.as_deref())
+                    .bind(words);
+                // The key's type must match its column even when absent.
+                let query = match (&filter.after, filter.sort) {
+                    (None, CatalogSort::Newest) => query.bind(None::<Timestamp>.map(ts)),
+                    (None, CatalogSort::Title) => query.bind(None::<String>),
+                    (None, _) => query.bind(None::<i64>),
+                    (Some(_), _) => query,
+                };
+                let query = match &filter.after {
+                    None => query.bind(None::<Uuid>),
+                    Some(CatalogAfter::Newest(t, id)) => query.bind(Some(ts(*t))).bind(Some(id.0)),
+                    Some(CatalogAfter::Title(t, id)) => query.bind(Some(t.clone())).bind(Some(id.0)),
+                    Some(CatalogAfter::Popular(n, id)) => query.bind(Some(*n)).bind(Some(id.0)),
+                    Some(CatalogAfter::Recent(id)) => query.bind(Some(0_i64)).bind(Some(id.0)),
+                };
+                let rows = query
+                    .bind(i64::from(filter.limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(summary_from).collect()
+            }
+        }
+    };
+}
+
+pub(crate) use courses_sql;

@@ -1,0 +1,547 @@
+//! The enrollment and progress steps both SQL backends share; expanded by
+//! `sql_store!` into each backend's module.
+//!
+//! Besides what `sql_store!` needs, the backend provides `FOR_UPDATE`, the
+//! suffix that locks the rows a `SELECT` reads until the transaction ends
+//! (empty on SQLite, whose write transactions already exclude each other).
+
+/// Enrollment columns, each prefixed with `prefix` (`"e."` or `""`).
+pub(crate) fn enrollment_columns(prefix: &str) -> String {
+    [
+        "id",
+        "course_id",
+        "user_id",
+        "source",
+        "status",
+        "expires_at",
+        "created_at",
+        "updated_at",
+        "revoked_at",
+        "completed_at",
+        "last_lecture_id",
+        "last_activity_at",
+    ]
+    .iter()
+    .map(|c| format!("{prefix}{c}"))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// Completed and total lectures of the enrollment aliased `e`.
+pub(crate) const PROGRESS_COUNTS: &str = "\
+    (SELECT COUNT(*) FROM lectures l WHERE l.course_id = e.course_id) AS total_lectures, \
+    (SELECT COUNT(*) FROM lecture_progress p WHERE p.user_id = e.user_id \
+     AND p.course_id = e.course_id AND p.completed_at IS NOT NULL) AS completed_lectures";
+
+macro_rules! enrollment_sql {
+    ($store:ty, $db:ty, $row:ty) => {
+        use $crate::domain::EnrollmentId;
+        use $crate::enrollment::{
+            Enrollee, EnrolledCourse, Enrollment, EnrollmentSource, EnrollmentStatus,
+            LearnerEnrollment, ProgressFigures,
+        };
+        use $crate::progress::LectureProgress;
+        use $crate::store::enrollment::{
+            EnrollOutcome, EnrollRequest, EnrollmentStore, ProgressChange, ProgressRecorded,
+        };
+        use $crate::store::sql::enrollment::{enrollment_columns, PROGRESS_COUNTS};
+
+        fn enrollment_from(row: &$row) -> Result<Enrollment> {
+            let source: String = row.try_get("source")?;
+            let status: String = row.try_get("status")?;
+            let status = match status.as_str() {
+                "active" => EnrollmentStatus::Active,
+                "revoked" => EnrollmentStatus::Revoked,
+                other => {
+                    return Err(Error::internal(format!("unknown enrollment status {other:?}")));
+                }
+            };
+            Ok(Enrollment {
+                id: EnrollmentId(row.try_get("id")?),
+                course_id: CourseId(row.try_get("course_id")?),
+                user_id: UserId(row.try_get("user_id")?),
+                source: EnrollmentSource::parse("source", &source)
+                    .map_err(|_| Error::internal(format!("unknown enrollment source {source:?}")))?,
+                status,
+                expires_at: row.try_get("expires_at")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+                completed_at: row.try_get("completed_at")?,
+                last_lecture_id: row.try_get::<Option<Uuid>, _>("last_lecture_id")?.map(LectureId),
+                last_activity_at: row.try_get("last_activity_at")?,
+            })
+        }
+
+        fn figures_from(row: &$row) -> Result<ProgressFigures> {
+            Ok(ProgressFigures::new(
+                row.try_get("completed_lectures")?,
+                row.try_get("total_lectures")?,
+            ))
+        }
+
+        /// The enrollment, locked until the transaction ends.
+        async fn enrollment_in(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            course: CourseId,
+            user: UserId,
+        ) -> Result<Option<Enrollment>> {
+            let sql = format!(
+                "SELECT {} FROM enrollments WHERE course_id = $1 AND user_id = $2{FOR_UPDATE}",
+                enrollment_columns("")
+            );
+            let row = sqlx::query(&sql)
+                .bind(course.0)
+                .bind(user.0)
+                .fetch_optional(&mut **tx)
+                .await?;
+            row.as_ref().map(enrollment_from).transpose()
+        }
+
+        fn enrollment_event(
+            kind: &'static str,
+            enrollment: &Enrollment,
+            actor: Actor,
+            payload: serde_json::Value,
+        ) -> NewEvent {
+            NewEvent::course(
+                kind,
+                "enrollment",
+                enrollment.id.0,
+                enrollment.course_id.0,
+                Some(enrollment.user_id.0),
+                actor,
+                payload,
+            )
+        }
+
+        /// Creates, renews, or leaves the enrollment; keeps the course's
+        /// count of active enrollments. The course row must be locked.
+        async fn enroll_in(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            request: &EnrollRequest,
+            actor: Actor,
+            at: Timestamp,
+        ) -> Result<(Enrollment, EnrollOutcome)> {
+            let existing = enrollment_in(tx, request.course, request.user).await?;
+            let returning = enrollment_columns("");
+            let (row, outcome, counted) = match existing {
+                None => {
+                    let sql = format!(
+                        "INSERT INTO enrollments (id, course_id, user_id, source, status, expires_at, \
+                         created_at, updated_at) VALUES ($1, $2, $3, $4, 'active', $5, $6, $6) \
+                         RETURNING {returning}"
+                    );
+                    let row = sqlx::query(&sql)
+                        .bind(EnrollmentId::new().0)
+                        .bind(request.course.0)
+                        .bind(request.user.0)
+                        .bind(request.source.as_str())
+                        .bind(request.expires_at.map(ts))
+                        .bind(ts(at))
+                        .fetch_one(&mut **tx)
+                        .await?;
+                    (row, EnrollOutcome::Created, true)
+                }
+                Some(e) => {
+                    let live = e.is_live(at);
+                    // A free enrollment never replaces access the learner
+                    // already has; a grant or purchase sets source and expiry.
+                    let unchanged = live
+                        && (request.source == EnrollmentSource::Free
+                            || (e.source == request.source && e.expires_at == request.expires_at));
+                    if unchanged {
+                        return Ok((e, EnrollOutcome::Unchanged));
+                    }
+                    let sql = format!(
+                        "UPDATE enrollments SET source = $3, status = 'active', expires_at = $4, \
+                         revoked_at = NULL, updated_at = $5 WHERE course_id = $1 AND user_id = $2 \
+                         RETURNING {returning}"
+                    );
+                    let row = sqlx::query(&sql)
+                        .bind(request.course.0)
+                        .bind(request.user.0)
+                        .bind(request.source.as_str())
+                        .bind(request.expires_at.map(ts))
+                        .bind(ts(at))
+                        .fetch_one(&mut **tx)
+                        .await?;
+                    (row, EnrollOutcome::Renewed, e.status == EnrollmentStatus::Revoked)
+                }
+            };
+            if counted {
+                sqlx::query("UPDATE courses SET enrollment_count = enrollment_count + 1 WHERE id = $1")
+                    .bind(request.course.0)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            let enrollment = enrollment_from(&row)?;
+            let kind = match outcome {
+                EnrollOutcome::Created => kinds::ENROLLMENT_CREATED,
+                _ => kinds::ENROLLMENT_RENEWED,
+            };
+            let payload = json!({ "source": request.source, "expires_at": request.expires_at });
+            append(tx, enrollment_event(kind, &enrollment, actor, payload), at).await?;
+            Ok((enrollment, outcome))
+        }
+
+        #[async_trait]
+        impl EnrollmentStore for $store {
+            async fn enrollment(&self, course: CourseId, user: UserId) -> Result<Option<Enrollment>> {
+                let sql = format!(
+                    "SELECT {} FROM enrollments WHERE course_id = $1 AND user_id = $2",
+                    enrollment_columns("")
+                );
+                let row = sqlx::query(&sql)
+                    .bind(course.0)
+                    .bind(user.0)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(enrollment_from).transpose()
+            }
+
+            async fn enroll(
+                &self,
+                request: EnrollRequest,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<(Enrollment, EnrollOutcome)> {
+                let mut tx = self.write().await?;
+                lock_course(&mut tx, request.course).await?;
+                let done = enroll_in(&mut tx, &request, actor, at).await?;
+                tx.commit().await?;
+                Ok(done)
+            }
+
+            async fn grant_many(
+                &self,
+                course: CourseId,
+                users: &[UserId],
+                expires_at: Option<Timestamp>,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<Vec<(Enrollment, EnrollOutcome)>> {
+                let mut tx = self.write().await?;
+                lock_course(&mut tx, course).await?;
+                let mut done = Vec::with_capacity(users.len());
+                for user in users {
+                    let request = EnrollRequest {
+                        course,
+                        user: *user,
+                        source: EnrollmentSource::Grant,
+                        expires_at,
+                    };
+                    done.push(enroll_in(&mut tx, &request, actor, at).await?);
+                }
+                tx.commit().await?;
+                Ok(done)
+            }
+
+            async fn revoke_enrollment(
+                &self,
+                course: CourseId,
+                user: UserId,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<Enrollment> {
+                let mut tx = self.write().await?;
+                lock_course(&mut tx, course).await?;
+                let existing = enrollment_in(&mut tx, course, user)
+                    .await?
+                    .ok_or_else(|| Error::not_found("enrollment not found"))?;
+                if existing.status == EnrollmentStatus::Revoked {
+                    return Ok(existing);
+                }
+                let sql = format!(
+                    "UPDATE enrollments SET status = 'revoked', revoked_at = $3, updated_at = $3 \
+                     WHERE course_id = $1 AND user_id = $2 RETURNING {}",
+                    enrollment_columns("")
+                );
+                let row = sqlx::query(&sql)
+                    .bind(course.0)
+                    .bind(user.0)
+                    .bind(ts(at))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE courses SET enrollment_count = enrollment_count - 1 WHERE id = $1")
+                    .bind(course.0)
+                    .execute(&mut *tx)
+                    .await?;
+                let enrollment = enrollment_from(&row)?;
+                let event = enrollment_event(kinds::ENROLLMENT_REVOKED, &enrollment, actor, json!({}));
+                append(&mut tx, event, at).await?;
+                tx.commit().await?;
+                Ok(enrollment)
+            }
+
+            async fn learner_enrollments(&self, user: UserId) -> Result<Vec<LearnerEnrollment>> {
+                let sql = format!(
+                    "SELECT {}, c.slug, c.title, c.thumbnail_key, c.status AS course_status, \
+                     {PROGRESS_COUNTS} FROM enrollments e JOIN courses c ON c.id = e.course_id \
+                     WHERE e.user_id = $1 ORDER BY e.id DESC",
+                    enrollment_columns("e.")
+                );
+                let rows = sqlx::query(&sql).bind(user.0).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|row| {
+                        let enrollment = enrollment_from(row)?;
+                        let status: String = row.try_get("course_status")?;
+                        Ok(LearnerEnrollment {
+                            course: EnrolledCourse {
+                                id: enrollment.course_id,
+                                slug: row.try_get("slug")?,
+                                title: row.try_get("title")?,
+                                thumbnail_key: row.try_get("thumbnail_key")?,
+                                status: CourseStatus::parse("status", &status).map_err(|_| {
+                                    Error::internal(format!("unknown course status {status:?}"))
+                                })?,
+                            },
+                            progress: figures_from(row)?,
+                            enrollment,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn course_enrollments(
+                &self,
+                course: CourseId,
+                after: Option<EnrollmentId>,
+                limit: u32,
+            ) -> Result<Vec<Enrollee>> {
+                let sql = format!(
+                    "SELECT {}, u.email, u.display_name, {PROGRESS_COUNTS} \
+                     FROM enrollments e JOIN users u ON u.id = e.user_id \
+                     WHERE e.course_id = $1 AND ($2 IS NULL OR e.id > $2) ORDER BY e.id LIMIT $3",
+                    enrollment_columns("e.")
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(course.0)
+                    .bind(after.map(|a| a.0))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(Enrollee {
+                            enrollment: enrollment_from(row)?,
+                            email: row.try_get("email")?,
+                            display_name: row.try_get("display_name")?,
+                            progress: figures_from(row)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn users_by_emails(&self, emails: &[Email]) -> Result<Vec<(String, UserId)>> {
+                if emails.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let placeholders = (1..=emails.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "SELECT email, id FROM users WHERE deleted_at IS NULL AND email IN ({placeholders})"
+                );
+                let mut query = sqlx::query(&sql);
+                for email in emails {
+                    query = query.bind(email.as_str());
+                }
+                let rows = query.fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|row| Ok((row.try_get("email")?, UserId(row.try_get("id")?))))
+                    .collect()
+            }
+
+            async fn record_progress(
+                &self,
+                user: UserId,
+                lecture: &Lecture,
+                change: ProgressChange,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<ProgressRecorded> {
+                let mut tx = self.write().await?;
+                // Locking the enrollment serializes one learner's progress in
+                // one course, so the completion check below sees every
+                // lecture completed before it.
+                let enrollment = enrollment_in(&mut tx, lecture.course_id, user)
+                    .await?
+                    .ok_or_else(|| Error::not_found("enrollment not found"))?;
+                let existing = sqlx::query(
+                    "SELECT completed_at, position_secs FROM lecture_progress \
+                     WHERE user_id = $1 AND lecture_id = $2",
+                )
+                .bind(user.0)
+                .bind(lecture.id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let (was_completed, was_position): (Option<Timestamp>, i64) = match &existing {
+                    Some(row) => (row.try_get("completed_at")?, row.try_get("position_secs")?),
+                    None => (None, 0),
+                };
+                let completed_at = match change.completed {
+                    Some(true) => was_completed.or(Some(at)),
+                    Some(false) => None,
+                    None => was_completed,
+                };
+                let position = change.position_secs.unwrap_or(was_position);
+                let unchanged = existing.is_some()
+                    && completed_at == was_completed
+                    && position == was_position;
+                if unchanged {
+                    return Ok(ProgressRecorded {
+                        changed: false,
+                        course_completed: false,
+                    });
+                }
+                sqlx::query(
+                    "INSERT INTO lecture_progress (user_id, lecture_id, course_id, completed_at, \
+                     position_secs, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (user_id, lecture_id) DO UPDATE SET \
+                     completed_at = excluded.completed_at, position_secs = excluded.position_secs, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(user.0)
+                .bind(lecture.id.0)
+                .bind(lecture.course_id.0)
+                .bind(completed_at.map(ts))
+                .bind(position)
+                .bind(ts(at))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE enrollments SET last_lecture_id = $3, last_activity_at = $4 \
+                     WHERE course_id = $1 AND user_id = $2",
+                )
+                .bind(lecture.course_id.0)
+                .bind(user.0)
+                .bind(lecture.id.0)
+                .bind(ts(at))
+                .execute(&mut *tx)
+                .await?;
+                let payload = json!({
+                    "lecture_id": lecture.id,
+                    "completed": completed_at.is_some(),
+                    "position_secs": position,
+                });
+                let event = NewEvent::course(
+                    kinds::PROGRESS_UPDATED,
+                    "lecture",
+                    lecture.id.0,
+                    lecture.course_id.0,
+                    Some(user.0),
+                    actor,
+                    payload,
+                );
+                append(&mut tx, event, at).await?;
+                let mut course_completed = false;
+                if completed_at.is_some() && enrollment.completed_at.is_none() {
+                    let row = sqlx::query(
+                        "SELECT (SELECT COUNT(*) FROM lectures WHERE course_id = $1) AS total, \
+                         (SELECT COUNT(*) FROM lecture_progress WHERE course_id = $1 \
+                          AND user_id = $2 AND completed_at IS NOT NULL) AS completed",
+                    )
+                    .bind(lecture.course_id.0)
+                    .bind(user.0)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let (total, completed): (i64, i64) =
+                        (row.try_get("total")?, row.try_get("completed")?);
+                    if total > 0 && completed >= total {
+                        sqlx::query(
+                            "UPDATE enrollments SET completed_at = $3 \
+                             WHERE course_id = $1 AND user_id = $2",
+                        )
+                        .bind(lecture.course_id.0)
+                        .bind(user.0)
+                        .bind(ts(at))
+                        .execute(&mut *tx)
+                        .await?;
+                        let event = enrollment_event(
+                            kinds::COURSE_COMPLETED,
+                            &enrollment,
+                            actor,
+                            json!({ "lectures": total }),
+                        );
+                        append(&mut tx, event, at).await?;
+                        course_completed = true;
+                    }
+                }
+                tx.commit().await?;
+                Ok(ProgressRecorded {
+                    changed: true,
+                    course_completed,
+                })
+            }
+
+            async fn lecture_progress(
+                &self,
+                user: UserId,
+                course: CourseId,
+            ) -> Result<Vec<LectureProgress>> {
+                let rows = sqlx::query(
+                    "SELECT lecture_id, completed_at, position_secs, updated_at \
+                     FROM lecture_progress WHERE user_id = $1 AND course_id = $2",
+                )
+                .bind(user.0)
+                .bind(course.0)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(LectureProgress {
+                            lecture_id: LectureId(row.try_get("lecture_id")?),
+                            completed_at: row.try_get("completed_at")?,
+                            position_secs: row.try_get("position_secs")?,
+                            updated_at: row.try_get("updated_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn reset_progress(
+                &self,
+                user: UserId,
+                course: CourseId,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<()> {
+                let mut tx = self.write().await?;
+                let enrollment = enrollment_in(&mut tx, course, user)
+                    .await?
+                    .ok_or_else(|| Error::not_found("enrollment not found"))?;
+                let removed = sqlx::query(
+                    "DELETE FROM lecture_progress WHERE user_id = $1 AND course_id = $2",
+                )
+                .bind(user.0)
+                .bind(course.0)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                let nothing = removed == 0
+                    && enrollment.completed_at.is_none()
+                    && enrollment.last_lecture_id.is_none();
+                if nothing {
+                    return Ok(());
+                }
+                sqlx::query(
+                    "UPDATE enrollments SET completed_at = NULL, last_lecture_id = NULL, \
+                     last_activity_at = NULL WHERE course_id = $1 AND user_id = $2",
+                )
+                .bind(course.0)
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await?;
+                let payload = json!({ "removed_lectures": removed });
+                let event = enrollment_event(kinds::PROGRESS_RESET, &enrollment, actor, payload);
+                append(&mut tx, event, at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use enrollment_sql;
