@@ -176,6 +176,27 @@ impl Error {
     }
 }
 
+/// Runs one field's parse and files its field errors, so a request can
+/// report every bad field at once.
+pub(crate) fn check<T>(result: Result<T>, errors: &mut Vec<FieldError>) -> Option<T> {
+    match result {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.extend(e.fields().iter().cloned());
+            None
+        }
+    }
+}
+
+/// `value()` when no field failed, else one `invalid_input` naming them all.
+pub(crate) fn finish<T>(errors: Vec<FieldError>, value: impl FnOnce() -> T) -> Result<T> {
+    if errors.is_empty() {
+        Ok(value())
+    } else {
+        Err(Error::invalid_fields(errors))
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)

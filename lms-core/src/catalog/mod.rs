@@ -31,7 +31,7 @@ use crate::domain::{
     CourseId, Language, LectureId, Level, Markdown, ObjectKey, Price, Role, SectionId, Slug,
     Subtitle, Tags, Title, UserId,
 };
-use crate::error::{Error, ErrorKind, FieldError, Result};
+use crate::error::{Error, ErrorKind, FieldError, Result, check, finish};
 use crate::store::courses::{
     CatalogFilter, CatalogSort, CourseChanges, CourseKey, LectureChanges, NewCourse, NewLecture,
 };
@@ -233,25 +233,6 @@ pub struct CatalogPage {
     pub next_cursor: Option<String>,
 }
 
-/// Runs `parse` and files its field errors, for reporting all at once.
-fn check<T>(result: Result<T>, errors: &mut Vec<FieldError>) -> Option<T> {
-    match result {
-        Ok(v) => Some(v),
-        Err(e) => {
-            errors.extend(e.fields().iter().cloned());
-            None
-        }
-    }
-}
-
-fn finish<T>(errors: Vec<FieldError>, value: impl FnOnce() -> T) -> Result<T> {
-    if errors.is_empty() {
-        Ok(value())
-    } else {
-        Err(Error::invalid_fields(errors))
-    }
-}
-
 fn parse_price(input: &PriceInput) -> Result<Price> {
     Price::parse(
         "price.amount",
@@ -350,66 +331,33 @@ impl Lms {
                 return Err(Error::invalid_field("owner_id", "is not a user"));
             }
         }
-        let mut errors = Vec::new();
-        let title = check(Title::parse("title", &input.title), &mut errors);
-        let slug = input
-            .slug
-            .as_deref()
-            .map(|s| check(Slug::parse("slug", s), &mut errors));
-        let subtitle = input
-            .subtitle
-            .as_deref()
-            .map(|s| check(Subtitle::parse("subtitle", s), &mut errors));
-        let description = input.description.as_deref().map(|d| {
-            check(
-                Markdown::parse("description", d, MAX_MARKDOWN_CHARS),
-                &mut errors,
-            )
-        });
-        let level = input
-            .level
-            .as_deref()
-            .map(|l| check(Level::parse("level", l), &mut errors));
-        let language = input
-            .language
-            .as_deref()
-            .map(|l| check(Language::parse("language", l), &mut errors));
-        let tags = input
-            .tags
-            .as_deref()
-            .map(|t| check(parse_tags(t), &mut errors));
-        let price = input
-            .price
-            .as_ref()
-            .map(|p| check(parse_price(p), &mut errors));
-        let thumbnail = input
-            .thumbnail_key
-            .as_deref()
-            .map(|k| check(ObjectKey::parse("thumbnail_key", k), &mut errors));
-        let mut new = finish(errors, || NewCourse {
+        let fields = parse_course_fields(&CourseUpdate {
+            title: Some(input.title.clone()),
+            slug: input.slug.clone(),
+            subtitle: input.subtitle.clone(),
+            description: input.description.clone(),
+            level: input.level.clone(),
+            language: input.language.clone(),
+            tags: input.tags.clone(),
+            price: input.price.clone(),
+            thumbnail_key: Some(input.thumbnail_key.clone()),
+        })?;
+        let mut new = NewCourse {
             id: CourseId::new(),
-            slug: slug.flatten().unwrap_or_else(|| {
-                Slug::from_title(input.title.as_str())
+            slug: fields.slug.unwrap_or_else(|| {
+                Slug::from_title(&input.title)
                     .unwrap_or_else(|| Slug::parse("slug", "course").expect("a valid slug"))
             }),
-            title: title.map(|t| t.as_str().to_owned()).unwrap_or_default(),
-            subtitle: subtitle
-                .flatten()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
-            description: description
-                .flatten()
-                .map(|d| d.as_str().to_owned())
-                .unwrap_or_default(),
-            level: level.flatten().unwrap_or(Level::All),
-            language: language
-                .flatten()
-                .map_or_else(|| "en".to_owned(), |l| l.as_str().to_owned()),
-            tags: tags.flatten().unwrap_or_default(),
-            price: price.flatten().unwrap_or_default(),
-            thumbnail_key: thumbnail.flatten().map(|k| k.as_str().to_owned()),
+            title: fields.title.unwrap_or_default(),
+            subtitle: fields.subtitle.unwrap_or_default(),
+            description: fields.description.unwrap_or_default(),
+            level: fields.level.unwrap_or(Level::All),
+            language: fields.language.unwrap_or_else(|| "en".to_owned()),
+            tags: fields.tags.unwrap_or_default(),
+            price: fields.price.unwrap_or_default(),
+            thumbnail_key: fields.thumbnail_key.flatten(),
             owner_id: owner,
-        })?;
+        };
         let explicit_slug = input.slug.is_some();
         let base = new.slug.clone();
         let mut attempt = 1;
@@ -491,57 +439,7 @@ impl Lms {
         update: CourseUpdate,
     ) -> Result<Course> {
         let course = self.managed_course(actor, id).await?;
-        let mut errors = Vec::new();
-        let changes = CourseChanges {
-            title: update
-                .title
-                .as_deref()
-                .and_then(|t| check(Title::parse("title", t), &mut errors))
-                .map(|t| t.as_str().to_owned()),
-            slug: update
-                .slug
-                .as_deref()
-                .and_then(|s| check(Slug::parse("slug", s), &mut errors)),
-            subtitle: update
-                .subtitle
-                .as_deref()
-                .and_then(|s| check(Subtitle::parse("subtitle", s), &mut errors))
-                .map(|s| s.as_str().to_owned()),
-            description: update
-                .description
-                .as_deref()
-                .and_then(|d| {
-                    check(
-                        Markdown::parse("description", d, MAX_MARKDOWN_CHARS),
-                        &mut errors,
-                    )
-                })
-                .map(|d| d.as_str().to_owned()),
-            level: update
-                .level
-                .as_deref()
-                .and_then(|l| check(Level::parse("level", l), &mut errors)),
-            language: update
-                .language
-                .as_deref()
-                .and_then(|l| check(Language::parse("language", l), &mut errors))
-                .map(|l| l.as_str().to_owned()),
-            tags: update
-                .tags
-                .as_deref()
-                .and_then(|t| check(parse_tags(t), &mut errors)),
-            price: update
-                .price
-                .as_ref()
-                .and_then(|p| check(parse_price(p), &mut errors)),
-            thumbnail_key: update.thumbnail_key.map(|k| {
-                k.filter(|k| !k.trim().is_empty()).and_then(|k| {
-                    check(ObjectKey::parse("thumbnail_key", &k), &mut errors)
-                        .map(|k| k.as_str().to_owned())
-                })
-            }),
-        };
-        finish(errors, || ())?;
+        let changes = parse_course_fields(&update)?;
         if changes.field_names().is_empty() {
             return Ok(course);
         }
@@ -934,6 +832,62 @@ impl Lms {
         self.managed_lecture(actor, id).await?;
         self.store().delete_lecture(id, *actor, self.now()).await
     }
+}
+
+/// Checks every field a course update names, reporting all problems at once.
+fn parse_course_fields(update: &CourseUpdate) -> Result<CourseChanges> {
+    let mut errors = Vec::new();
+    let changes = CourseChanges {
+        title: update
+            .title
+            .as_deref()
+            .and_then(|t| check(Title::parse("title", t), &mut errors))
+            .map(|t| t.as_str().to_owned()),
+        slug: update
+            .slug
+            .as_deref()
+            .and_then(|s| check(Slug::parse("slug", s), &mut errors)),
+        subtitle: update
+            .subtitle
+            .as_deref()
+            .and_then(|s| check(Subtitle::parse("subtitle", s), &mut errors))
+            .map(|s| s.as_str().to_owned()),
+        description: update
+            .description
+            .as_deref()
+            .and_then(|d| {
+                check(
+                    Markdown::parse("description", d, MAX_MARKDOWN_CHARS),
+                    &mut errors,
+                )
+            })
+            .map(|d| d.as_str().to_owned()),
+        level: update
+            .level
+            .as_deref()
+            .and_then(|l| check(Level::parse("level", l), &mut errors)),
+        language: update
+            .language
+            .as_deref()
+            .and_then(|l| check(Language::parse("language", l), &mut errors))
+            .map(|l| l.as_str().to_owned()),
+        tags: update
+            .tags
+            .as_deref()
+            .and_then(|t| check(parse_tags(t), &mut errors)),
+        price: update
+            .price
+            .as_ref()
+            .and_then(|p| check(parse_price(p), &mut errors)),
+        // An empty key clears, like null: forms often cannot send null.
+        thumbnail_key: update.thumbnail_key.as_ref().map(|k| {
+            k.as_deref().filter(|k| !k.trim().is_empty()).and_then(|k| {
+                check(ObjectKey::parse("thumbnail_key", k), &mut errors)
+                    .map(|k| k.as_str().to_owned())
+            })
+        }),
+    };
+    finish(errors, || changes)
 }
 
 /// The letters-and-digits words of a search, lower-cased: at most 8, each
