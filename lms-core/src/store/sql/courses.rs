@@ -183,6 +183,44 @@ macro_rules! courses_sql {
             lecture_from(&row)
         }
 
+        /// Locks the course of section `id`, then reads the section under
+        /// that lock. Reading it first and locking after would act on what a
+        /// step that held the lock meanwhile has already changed.
+        async fn lock_section(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            id: SectionId,
+        ) -> Result<Section> {
+            let sql = format!(
+                "SELECT id FROM courses \
+                 WHERE id = (SELECT course_id FROM sections WHERE id = $1){FOR_UPDATE}"
+            );
+            sqlx::query(&sql)
+                .bind(id.0)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| Error::not_found("section not found"))?;
+            section_in(tx, id).await
+        }
+
+        /// Locks the course of lecture `id`, then reads the lecture under
+        /// that lock, so its section is the one it is in now: a move that
+        /// committed while this step waited may have changed it.
+        async fn lock_lecture(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            id: LectureId,
+        ) -> Result<Lecture> {
+            let sql = format!(
+                "SELECT id FROM courses \
+                 WHERE id = (SELECT course_id FROM lectures WHERE id = $1){FOR_UPDATE}"
+            );
+            sqlx::query(&sql)
+                .bind(id.0)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| Error::not_found("lecture not found"))?;
+            lecture_in(tx, id).await
+        }
+
         /// The ids of `table`'s rows under `parent`, in position order.
         async fn ordered_ids(
             tx: &mut sqlx::Transaction<'static, $db>,
@@ -550,8 +588,7 @@ macro_rules! courses_sql {
                 at: Timestamp,
             ) -> Result<Section> {
                 let mut tx = self.write().await?;
-                let course = section_in(&mut tx, id).await?.course_id;
-                lock_course(&mut tx, course).await?;
+                let course = lock_section(&mut tx, id).await?.course_id;
                 let mut ids = ordered_ids(&mut tx, "sections", "course_id", course.0).await?;
                 let from = ids
                     .iter()
@@ -573,8 +610,7 @@ macro_rules! courses_sql {
 
             async fn delete_section(&self, id: SectionId, actor: Actor, at: Timestamp) -> Result<()> {
                 let mut tx = self.write().await?;
-                let course = section_in(&mut tx, id).await?.course_id;
-                lock_course(&mut tx, course).await?;
+                let course = lock_section(&mut tx, id).await?.course_id;
                 let deleted = sqlx::query("DELETE FROM sections WHERE id = $1")
                     .bind(id.0)
                     .execute(&mut *tx)
@@ -605,8 +641,7 @@ macro_rules! courses_sql {
                 at: Timestamp,
             ) -> Result<Lecture> {
                 let mut tx = self.write().await?;
-                let course = section_in(&mut tx, section).await?.course_id;
-                lock_course(&mut tx, course).await?;
+                let course = lock_section(&mut tx, section).await?.course_id;
                 let mut ids = ordered_ids(&mut tx, "lectures", "section_id", section.0).await?;
                 if ids.len() >= MAX_LECTURES_PER_SECTION {
                     return Err(Error::invalid_field(
@@ -687,7 +722,7 @@ macro_rules! courses_sql {
                 at: Timestamp,
             ) -> Result<Lecture> {
                 let mut tx = self.write().await?;
-                let lecture = lecture_in(&mut tx, id).await?;
+                let lecture = lock_lecture(&mut tx, id).await?;
                 let target = section_in(&mut tx, section).await?;
                 if target.course_id != lecture.course_id {
                     return Err(Error::invalid_field(
@@ -696,7 +731,6 @@ macro_rules! courses_sql {
                     ));
                 }
                 let course = lecture.course_id;
-                lock_course(&mut tx, course).await?;
                 let mut source = ordered_ids(&mut tx, "lectures", "section_id", lecture.section_id.0).await?;
                 let from = source
                     .iter()
@@ -748,8 +782,7 @@ macro_rules! courses_sql {
 
             async fn delete_lecture(&self, id: LectureId, actor: Actor, at: Timestamp) -> Result<()> {
                 let mut tx = self.write().await?;
-                let lecture = lecture_in(&mut tx, id).await?;
-                lock_course(&mut tx, lecture.course_id).await?;
+                let lecture = lock_lecture(&mut tx, id).await?;
                 let deleted = sqlx::query("DELETE FROM lectures WHERE id = $1")
                     .bind(id.0)
                     .execute(&mut *tx)

@@ -387,9 +387,9 @@ macro_rules! enrollment_sql {
                     None => was_completed,
                 };
                 let position = change.position_secs.unwrap_or(was_position);
-                let unchanged = existing.is_some()
-                    && completed_at == was_completed
-                    && position == was_position;
+                // Un-completing an untouched lecture, or recording the
+                // position it already has, changes nothing.
+                let unchanged = completed_at == was_completed && position == was_position;
                 if unchanged {
                     return Ok(ProgressRecorded {
                         changed: false,
