@@ -1,4 +1,53 @@
-//! The HTTP face of lms: router, handlers and `serve(listener, shutdown)`
-//! over hyper, plus the `lms-http` binary. It maps `lms_core::Error` kinds to
-//! RFC 9457 problem responses in one place. Not built yet: until it is, the
-//! quick start runs the `quickstart` example.
+//! `lms-http`: the HTTP face of lms, on plain hyper (no web framework), and
+//! the `lms-http` binary.
+//!
+//! The server authenticates, parses, calls [`lms_core::Lms`] and maps the
+//! result; every rule lives in the core. Errors are RFC 9457 problem
+//! documents whose `code` is the core's [`lms_core::ErrorKind::code`],
+//! mapped to a status in one place ([`problem`]).
+//!
+//! ```no_run
+//! # async fn demo(lms: lms_core::Lms) -> std::io::Result<()> {
+//! use lms_http::{App, HttpConfig};
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let app = App::new(lms, HttpConfig::default());
+//! lms_http::serve(listener, app, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+//!
+//! Without a socket, [`App::handle`] answers one `http::Request`; tests use
+//! it to go through the whole stack (routing, auth, limits, headers).
+//!
+//! # Layout
+//!
+//! - [`app`]: [`App`] and [`HttpConfig`]; `handle`, which routes a request,
+//!   runs its handler and adds the request id and security headers.
+//! - [`server`]: [`serve`], the accept loop: connection cap, header
+//!   timeout, graceful shutdown.
+//! - `routes`: the route table, one matchit router per method; 404 vs 405.
+//! - `handlers`: one module per resource (auth, me, users, courses,
+//!   sections, lectures, enrollments, progress, health).
+//! - [`problem`]: problem responses and the one `ErrorKind` to status map.
+//! - `body`, `query`: JSON bodies (type, size, shape) and query strings.
+//! - `headers`, `etag`: request id, security headers, entity tags.
+//! - [`config`], `secret`, [`telemetry`]: the binary's flags and
+//!   environment, its generated signing secret, its logs.
+
+pub mod app;
+mod body;
+pub mod config;
+mod etag;
+mod handlers;
+mod headers;
+pub mod problem;
+mod query;
+mod routes;
+mod secret;
+pub mod server;
+pub mod telemetry;
+
+pub use app::{App, HttpConfig};
+pub use config::Settings;
+pub use problem::Problem;
+pub use server::serve;

@@ -1,0 +1,280 @@
+//! [`App`]: the core plus the HTTP settings, and [`App::handle`], which
+//! turns one request into one response without a socket. The server calls
+//! it for every request; tests call it directly.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::{Body, Bytes};
+use lms_core::Lms;
+use tracing::Instrument as _;
+
+use crate::body::BoxError;
+use crate::etag;
+use crate::handlers::{Ctx, Reply};
+use crate::headers::{self, REQUEST_ID};
+use crate::problem::Problem;
+use crate::routes::{self, Lookup, Routes};
+
+/// What the HTTP face needs besides the core's [`lms_core::Config`].
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest request body accepted, in bytes (`LMS_MAX_BODY_BYTES`, 1 MiB).
+    pub max_body_bytes: usize,
+    /// Connections served at once; more wait in the listen backlog
+    /// (`LMS_MAX_CONNECTIONS`, 1024).
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and how long
+    /// an idle keep-alive connection stays open (10 s).
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request body once its headers
+    /// are in (30 s), so a trickled body cannot hold a connection slot.
+    pub body_read_timeout: Duration,
+    /// How long shutdown waits for in-flight requests (10 s).
+    pub shutdown_timeout: Duration,
+    /// Origins allowed to call from a browser (`LMS_CORS_ORIGINS`). Kept
+    /// for the CORS layer, which is not built yet.
+    pub cors_origins: Vec<String>,
+    /// External base URL (`LMS_PUBLIC_URL`), for signed local links.
+    pub public_url: Option<String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(10),
+            cors_origins: Vec::new(),
+            public_url: None,
+        }
+    }
+}
+
+/// The HTTP application: cheap to clone, shared by every connection.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    lms: Lms,
+    config: HttpConfig,
+    routes: Routes,
+}
+
+impl fmt::Debug for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("App")
+            .field("lms", &self.inner.lms)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// The application over `lms`.
+    pub fn new(lms: Lms, config: HttpConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                lms,
+                config,
+                routes: Routes::new(),
+            }),
+        }
+    }
+
+    /// The core.
+    pub fn lms(&self) -> &Lms {
+        &self.inner.lms
+    }
+
+    /// The HTTP settings.
+    pub fn config(&self) -> &HttpConfig {
+        &self.inner.config
+    }
+
+    /// Answers one request. Never fails: every error, a panic included,
+    /// becomes a problem response carrying the request id.
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.handle_from(request, None).await
+    }
+
+    /// [`App::handle`] for a request that came from `peer`.
+    pub(crate) async fn handle_from<B>(
+        &self,
+        request: Request<B>,
+        peer: Option<SocketAddr>,
+    ) -> Response<Full<Bytes>>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let started = Instant::now();
+        let request_id = headers::request_id(request.headers());
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        // The span puts the request id on everything logged while handling,
+        // the core's own logs included.
+        let span = tracing::info_span!("request", request_id = %request_id);
+        let (route, mut response) = self
+            .respond(request, peer, &request_id)
+            .instrument(span)
+            .await;
+        let headers = response.headers_mut();
+        headers::secure(headers);
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            headers.insert(&REQUEST_ID, value);
+        }
+        let status = response.status().as_u16();
+        // Whole microseconds, so the log shows 0.116 rather than 0.11591699999.
+        let latency_ms = started.elapsed().as_micros() as f64 / 1000.0;
+        let peer = peer.map(|p| p.ip().to_string());
+        tracing::info!(
+            request_id = %request_id,
+            method = %method,
+            route,
+            path = %path,
+            status,
+            latency_ms,
+            peer,
+            "request"
+        );
+        response
+    }
+
+    async fn respond<B>(
+        &self,
+        request: Request<B>,
+        peer: Option<SocketAddr>,
+        request_id: &str,
+    ) -> (&'static str, Response<Full<Bytes>>)
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let (parts, body) = request.into_parts();
+        let (entry, params) = match self.inner.routes.find(&parts.method, parts.uri.path()) {
+            Lookup::Found { entry, params } => (entry, params),
+            Lookup::MethodNotAllowed(allow) => {
+                let problem = Problem::method_not_allowed(allow);
+                return ("(method not allowed)", problem.into_response(request_id));
+            }
+            Lookup::NotFound => {
+                return ("(no route)", Problem::no_route().into_response(request_id));
+            }
+        };
+        let if_none_match = parts
+            .headers
+            .get(IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = body.map_err(Into::into).boxed_unsync();
+        let ctx = Ctx::new(self, parts, body, params, peer);
+        // Boxed as `dyn Send` here, where the lifetimes are concrete: left
+        // generic, the compiler cannot prove the connection future `Send`.
+        let handler: BoxFuture<'_, Result<Reply, Problem>> =
+            Box::pin(routes::dispatch(entry.route, ctx));
+        let response = match CatchUnwind(handler).await {
+            Ok(Ok(reply)) => render(reply, if_none_match.as_deref()),
+            Ok(Err(problem)) => problem.into_response(request_id),
+            Err(panic) => {
+                Problem::internal(format!("handler panicked: {panic}")).into_response(request_id)
+            }
+        };
+        (entry.pattern, response)
+    }
+}
+
+/// A successful reply as a response, with its `ETag` and 304 when asked.
+fn render(reply: Reply, if_none_match: Option<&str>) -> Response<Full<Bytes>> {
+    let Reply {
+        status,
+        body,
+        etag: tagged,
+        location,
+    } = reply;
+    let tag = tagged.then(|| body.as_deref().map(etag::of)).flatten();
+    let not_modified = tag
+        .as_deref()
+        .zip(if_none_match)
+        .is_some_and(|(tag, inm)| etag::none_match(inm, tag));
+    let mut response = match (&body, not_modified) {
+        (Some(bytes), false) => {
+            let mut r = Response::new(Full::new(bytes.clone()));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r
+        }
+        _ => Response::new(Full::new(Bytes::new())),
+    };
+    *response.status_mut() = if not_modified {
+        StatusCode::NOT_MODIFIED
+    } else {
+        status
+    };
+    let headers = response.headers_mut();
+    if let Some(value) = tag.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        headers.insert(ETAG, value);
+    }
+    if let Some(value) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(LOCATION, value);
+    }
+    response
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Turns a panic inside a handler into an error value, so one bad request
+/// gets a 500 with its request id instead of a dropped connection.
+struct CatchUnwind<'a, T>(BoxFuture<'a, T>);
+
+impl<T> Future for CatchUnwind<'_, T> {
+    type Output = Result<T, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_an_error_with_its_message() {
+        let panicking: BoxFuture<'_, ()> = Box::pin(async { panic!("boom") });
+        assert_eq!(CatchUnwind(panicking).await.unwrap_err(), "boom");
+        let fine: BoxFuture<'_, u8> = Box::pin(async { 7 });
+        assert_eq!(CatchUnwind(fine).await.unwrap(), 7);
+    }
+}

@@ -1,0 +1,264 @@
+//! The binary's settings: one flag per `LMS_*` variable (DESIGN.md,
+//! "Configuration names"), each also read from the environment, and how
+//! they become the core's [`Config`] and the server's [`HttpConfig`].
+//!
+//! With nothing set, `lms-http` runs the embedded default: SQLite in
+//! `./lms-data/lms.db`, a signing secret generated into the same folder on
+//! first start, listening on 127.0.0.1:8080.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use lms_core::{Config, Secret};
+
+use crate::app::HttpConfig;
+use crate::secret;
+
+/// Settings of the `lms-http` server.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "lms-http",
+    version,
+    about = "The lms HTTP API server",
+    long_about = "The lms HTTP API server. With no settings it runs the embedded default: \
+                  SQLite in ./lms-data/lms.db, a signing secret generated into ./lms-data \
+                  on first start, listening on 127.0.0.1:8080."
+)]
+pub struct Settings {
+    /// The store: `sqlite://PATH` or `postgres://USER@HOST/DB`
+    /// [default: sqlite://DIR/lms.db, DIR being the data folder]
+    #[arg(
+        long,
+        env = "LMS_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    /// PostgreSQL schema holding this school's tables, created when missing
+    /// [default: the connection's, usually public]
+    #[arg(long, env = "LMS_DATABASE_SCHEMA", value_name = "SCHEMA")]
+    pub database_schema: Option<String>,
+
+    /// Folder for embedded data: the SQLite file, local media, the generated
+    /// signing secret
+    #[arg(
+        long,
+        env = "LMS_DATA_DIR",
+        value_name = "DIR",
+        default_value = "./lms-data"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Address to listen on (port 0 picks a free port; the log says which)
+    #[arg(
+        long,
+        env = "LMS_BIND",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub bind: String,
+
+    /// External base URL of this server, used in signed local links
+    #[arg(long, env = "LMS_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Access-token signing secret, at least 32 bytes. Every instance
+    /// behind one load balancer needs the same one [default: generated on
+    /// first start and kept in the data folder's jwt-secret file]
+    #[arg(
+        long,
+        env = "LMS_JWT_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true,
+        value_parser = parse_secret
+    )]
+    pub jwt_secret: Option<Secret>,
+
+    /// Earlier signing secrets, comma-separated, still accepted while their
+    /// tokens live (key rotation)
+    #[arg(
+        long,
+        env = "LMS_JWT_PREVIOUS_SECRETS",
+        value_name = "SECRETS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        value_parser = parse_secret
+    )]
+    pub jwt_previous_secrets: Vec<Secret>,
+
+    /// Browser origins allowed to call the API, comma-separated
+    /// (`https://app.example.com`)
+    #[arg(
+        long,
+        env = "LMS_CORS_ORIGINS",
+        value_name = "ORIGINS",
+        value_delimiter = ',',
+        value_parser = parse_origin
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// Largest request body accepted, in bytes
+    #[arg(long, env = "LMS_MAX_BODY_BYTES", value_name = "BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Connections served at once; more wait to be accepted
+    #[arg(
+        long,
+        env = "LMS_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value_t = 1024,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_connections: u32,
+
+    /// Seconds a client may take to send a request's headers; also how long
+    /// an idle connection stays open
+    #[arg(
+        long,
+        env = "LMS_HEADER_READ_TIMEOUT_SECS",
+        value_name = "SECS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds shutdown waits for in-flight requests before dropping them
+    #[arg(
+        long,
+        env = "LMS_SHUTDOWN_TIMEOUT_SECS",
+        value_name = "SECS",
+        default_value_t = 10
+    )]
+    pub shutdown_timeout_secs: u64,
+
+    /// Log one JSON object per line instead of text
+    #[arg(long, env = "LMS_LOG_JSON")]
+    pub log_json: bool,
+}
+
+fn parse_secret(raw: &str) -> Result<Secret, String> {
+    let raw = raw.trim();
+    if raw.len() < Config::MIN_JWT_SECRET_BYTES {
+        return Err(format!(
+            "must be at least {} bytes",
+            Config::MIN_JWT_SECRET_BYTES
+        ));
+    }
+    Ok(Secret::new(raw))
+}
+
+/// An origin is a scheme, a host and maybe a port: nothing after it.
+fn parse_origin(raw: &str) -> Result<String, String> {
+    let origin = raw.trim().trim_end_matches('/');
+    let valid = origin == "*"
+        || origin.split_once("://").is_some_and(|(scheme, rest)| {
+            matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
+        });
+    if valid {
+        Ok(origin.to_owned())
+    } else {
+        Err("must be an origin such as https://app.example.com".to_owned())
+    }
+}
+
+impl Settings {
+    /// The store URL: the one given, or the SQLite file in the data folder.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("lms.db").display()))
+    }
+
+    /// The core's configuration. Without `jwt_secret` it reads the secret
+    /// kept in the data folder, generating it on first start.
+    pub fn core_config(&self) -> std::io::Result<Config> {
+        let jwt_secret = match &self.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => secret::load_or_create(&self.data_dir)?,
+        };
+        Ok(Config {
+            database_schema: self.database_schema.clone(),
+            jwt_secret,
+            jwt_previous_secrets: self.jwt_previous_secrets.clone(),
+            ..Config::default()
+        })
+    }
+
+    /// The server's configuration.
+    pub fn http_config(&self) -> HttpConfig {
+        HttpConfig {
+            max_body_bytes: self.max_body_bytes,
+            max_connections: self.max_connections as usize,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            body_read_timeout: HttpConfig::default().body_read_timeout,
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            cors_origins: self.cors_origins.clone(),
+            public_url: self.public_url.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
+        Settings::try_parse_from(std::iter::once("lms-http").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn no_settings_is_the_embedded_default() {
+        let s = parse(&[]).unwrap();
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.database_url(), "sqlite://./lms-data/lms.db");
+        assert_eq!(s.http_config().max_body_bytes, 1024 * 1024);
+    }
+
+    #[test]
+    fn the_database_follows_the_data_folder_unless_given() {
+        let s = parse(&["--data-dir", "/srv/lms"]).unwrap();
+        assert_eq!(s.database_url(), "sqlite:///srv/lms/lms.db");
+        let s = parse(&[
+            "--data-dir",
+            "/srv/lms",
+            "--database-url",
+            "postgres://db/lms",
+        ])
+        .unwrap();
+        assert_eq!(s.database_url(), "postgres://db/lms");
+    }
+
+    #[test]
+    fn previous_secrets_and_origins_are_comma_separated() {
+        let a = "a".repeat(32);
+        let b = "b".repeat(32);
+        let s = parse(&[
+            "--jwt-previous-secrets",
+            &format!("{a},{b}"),
+            "--cors-origins",
+            "https://a.example,http://localhost:3000/",
+        ])
+        .unwrap();
+        assert_eq!(s.jwt_previous_secrets.len(), 2);
+        assert_eq!(s.jwt_previous_secrets[1].expose(), b);
+        assert_eq!(
+            s.cors_origins,
+            ["https://a.example", "http://localhost:3000"]
+        );
+    }
+
+    #[test]
+    fn a_short_secret_or_a_url_with_a_path_is_refused() {
+        assert!(parse(&["--jwt-secret", "short"]).is_err());
+        assert!(parse(&["--cors-origins", "https://a.example/app"]).is_err());
+        assert!(parse(&["--max-connections", "0"]).is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let s = parse(&["--jwt-secret", &"s3cr3t".repeat(8)]).unwrap();
+        assert!(!format!("{s:?}").contains("s3cr3t"));
+    }
+}

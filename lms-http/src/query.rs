@@ -1,0 +1,94 @@
+//! Query strings: each route names the parameters it takes; anything else,
+//! or a parameter given twice, is a 422 naming it, so a misspelt filter is
+//! never silently ignored. Values are handed to the core's parsers, which
+//! decide what is valid.
+
+use crate::problem::Problem;
+
+/// The decoded parameters of one request.
+#[derive(Debug, Default)]
+pub struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    /// Decodes `raw` (the part after `?`), accepting only `allowed` names.
+    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Self, Problem> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            if !allowed.contains(&name.as_ref()) {
+                return Err(Problem::invalid_field(
+                    name.into_owned(),
+                    "is not a parameter of this resource",
+                ));
+            }
+            if pairs.iter().any(|(n, _)| *n == name) {
+                return Err(Problem::invalid_field(
+                    name.into_owned(),
+                    "is given more than once",
+                ));
+            }
+            pairs.push((name.into_owned(), value.into_owned()));
+        }
+        Ok(Self { pairs })
+    }
+
+    /// The value of `name`; an empty value counts as absent, as HTML forms
+    /// send empty inputs.
+    pub fn string(&self, name: &str) -> Option<String> {
+        self.pairs
+            .iter()
+            .find(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    }
+
+    /// `name` as a whole number.
+    pub fn u32(&self, name: &str) -> Result<Option<u32>, Problem> {
+        self.string(name)
+            .map(|v| {
+                v.trim()
+                    .parse()
+                    .map_err(|_| Problem::invalid_field(name, "must be a whole number"))
+            })
+            .transpose()
+    }
+
+    /// `name` through one of the core's `parse(field, raw)` functions.
+    pub fn parsed<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str, &str) -> lms_core::Result<T>,
+    ) -> Result<Option<T>, Problem> {
+        self.string(name)
+            .map(|v| parse(name, &v).map_err(Problem::from))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_percent_decoded_and_empty_ones_are_absent() {
+        let q = Query::parse(Some("q=rust+%26+tokio&level="), &["q", "level"]).unwrap();
+        assert_eq!(q.string("q").as_deref(), Some("rust & tokio"));
+        assert_eq!(q.string("level"), None);
+    }
+
+    #[test]
+    fn an_unknown_or_repeated_parameter_is_named() {
+        let err = Query::parse(Some("q=a&colour=red"), &["q"]).unwrap_err();
+        assert_eq!(err.errors()[0].field, "colour");
+        let err = Query::parse(Some("q=a&q=b"), &["q"]).unwrap_err();
+        assert_eq!(err.errors()[0].field, "q");
+    }
+
+    #[test]
+    fn a_limit_that_is_not_a_number_is_named() {
+        let q = Query::parse(Some("limit=ten"), &["limit"]).unwrap();
+        assert_eq!(q.u32("limit").unwrap_err().errors()[0].field, "limit");
+        let q = Query::parse(Some("limit=10"), &["limit"]).unwrap();
+        assert_eq!(q.u32("limit").unwrap(), Some(10));
+    }
+}

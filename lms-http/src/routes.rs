@@ -1,0 +1,378 @@
+//! The route table: one matchit router per method, as in matchit's hyper
+//! example. A path that some other method's router knows is a 405 with
+//! `Allow`; a path nobody knows is a 404.
+//!
+//! Path parameters are named after what they hold (`course`, `section`,
+//! `lecture`, `user`), and the same segment has the same name on every
+//! route, which matchit requires and which keeps error messages uniform.
+
+use http::Method;
+
+use crate::handlers::{
+    Ctx, Reply, auth, courses, enrollments, health, lectures, me, progress, sections, users,
+};
+use crate::problem::Problem;
+
+/// Every operation the server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Healthz,
+    Readyz,
+    Register,
+    Login,
+    Refresh,
+    Logout,
+    Me,
+    UpdateMe,
+    DeleteMe,
+    ChangePassword,
+    MyEnrollments,
+    ListUsers,
+    GetUser,
+    UpdateUser,
+    Catalog,
+    CreateCourse,
+    GetCourse,
+    UpdateCourse,
+    DeleteCourse,
+    PublishCourse,
+    UnpublishCourse,
+    ArchiveCourse,
+    InstructorCourses,
+    CreateSection,
+    RenameSection,
+    DeleteSection,
+    MoveSection,
+    CreateLecture,
+    GetLecture,
+    UpdateLecture,
+    DeleteLecture,
+    MoveLecture,
+    Enroll,
+    CourseEnrollments,
+    GrantEnrollments,
+    RevokeEnrollment,
+    CourseProgress,
+    ResetProgress,
+    UpdateProgress,
+}
+
+/// (method, path pattern, route). The patterns are what request logs show.
+const TABLE: &[(Method, &str, Route)] = &[
+    (Method::GET, "/healthz", Route::Healthz),
+    (Method::GET, "/readyz", Route::Readyz),
+    (Method::POST, "/api/v1/auth/register", Route::Register),
+    (Method::POST, "/api/v1/auth/login", Route::Login),
+    (Method::POST, "/api/v1/auth/refresh", Route::Refresh),
+    (Method::POST, "/api/v1/auth/logout", Route::Logout),
+    (Method::GET, "/api/v1/me", Route::Me),
+    (Method::PATCH, "/api/v1/me", Route::UpdateMe),
+    (Method::DELETE, "/api/v1/me", Route::DeleteMe),
+    (Method::POST, "/api/v1/me/password", Route::ChangePassword),
+    (Method::GET, "/api/v1/me/enrollments", Route::MyEnrollments),
+    (Method::GET, "/api/v1/users", Route::ListUsers),
+    (Method::GET, "/api/v1/users/{user}", Route::GetUser),
+    (Method::PATCH, "/api/v1/users/{user}", Route::UpdateUser),
+    (Method::GET, "/api/v1/courses", Route::Catalog),
+    (Method::POST, "/api/v1/courses", Route::CreateCourse),
+    (Method::GET, "/api/v1/courses/{course}", Route::GetCourse),
+    (
+        Method::PATCH,
+        "/api/v1/courses/{course}",
+        Route::UpdateCourse,
+    ),
+    (
+        Method::DELETE,
+        "/api/v1/courses/{course}",
+        Route::DeleteCourse,
+    ),
+    (
+        Method::POST,
+        "/api/v1/courses/{course}/publish",
+        Route::PublishCourse,
+    ),
+    (
+        Method::POST,
+        "/api/v1/courses/{course}/unpublish",
+        Route::UnpublishCourse,
+    ),
+    (
+        Method::POST,
+        "/api/v1/courses/{course}/archive",
+        Route::ArchiveCourse,
+    ),
+    (
+        Method::GET,
+        "/api/v1/instructor/courses",
+        Route::InstructorCourses,
+    ),
+    (
+        Method::POST,
+        "/api/v1/courses/{course}/sections",
+        Route::CreateSection,
+    ),
+    (
+        Method::PATCH,
+        "/api/v1/sections/{section}",
+        Route::RenameSection,
+    ),
+    (
+        Method::DELETE,
+        "/api/v1/sections/{section}",
+        Route::DeleteSection,
+    ),
+    (
+        Method::POST,
+        "/api/v1/sections/{section}/move",
+        Route::MoveSection,
+    ),
+    (
+        Method::POST,
+        "/api/v1/sections/{section}/lectures",
+        Route::CreateLecture,
+    ),
+    (Method::GET, "/api/v1/lectures/{lecture}", Route::GetLecture),
+    (
+        Method::PATCH,
+        "/api/v1/lectures/{lecture}",
+        Route::UpdateLecture,
+    ),
+    (
+        Method::DELETE,
+        "/api/v1/lectures/{lecture}",
+        Route::DeleteLecture,
+    ),
+    (
+        Method::POST,
+        "/api/v1/lectures/{lecture}/move",
+        Route::MoveLecture,
+    ),
+    (
+        Method::POST,
+        "/api/v1/courses/{course}/enroll",
+        Route::Enroll,
+    ),
+    (
+        Method::GET,
+        "/api/v1/courses/{course}/enrollments",
+        Route::CourseEnrollments,
+    ),
+    (
+        Method::POST,
+        "/api/v1/courses/{course}/enrollments",
+        Route::GrantEnrollments,
+    ),
+    (
+        Method::DELETE,
+        "/api/v1/courses/{course}/enrollments/{user}",
+        Route::RevokeEnrollment,
+    ),
+    (
+        Method::GET,
+        "/api/v1/courses/{course}/progress",
+        Route::CourseProgress,
+    ),
+    (
+        Method::DELETE,
+        "/api/v1/courses/{course}/progress",
+        Route::ResetProgress,
+    ),
+    (
+        Method::PUT,
+        "/api/v1/lectures/{lecture}/progress",
+        Route::UpdateProgress,
+    ),
+];
+
+/// The order methods are listed in an `Allow` header.
+const METHODS: [Method; 5] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+];
+
+/// A matched route and its pattern.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// What to run.
+    pub route: Route,
+    /// The pattern it matched, for logs.
+    pub pattern: &'static str,
+}
+
+/// What a lookup found.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A route, with the path parameters.
+    Found {
+        entry: Entry,
+        params: Vec<(String, String)>,
+    },
+    /// The path exists for these other methods.
+    MethodNotAllowed(String),
+    /// No route has this path.
+    NotFound,
+}
+
+/// One router per method.
+#[derive(Debug)]
+pub struct Routes {
+    by_method: Vec<(Method, matchit::Router<Entry>)>,
+}
+
+impl Routes {
+    /// Builds the routers from [`TABLE`]. A conflicting table is a bug in
+    /// this file, caught by the tests, so it panics.
+    pub fn new() -> Self {
+        let mut by_method: Vec<(Method, matchit::Router<Entry>)> = Vec::new();
+        for (method, pattern, route) in TABLE {
+            let at = match by_method.iter().position(|(m, _)| m == method) {
+                Some(at) => at,
+                None => {
+                    by_method.push((method.clone(), matchit::Router::new()));
+                    by_method.len() - 1
+                }
+            };
+            let entry = Entry {
+                route: *route,
+                pattern,
+            };
+            by_method[at]
+                .1
+                .insert(*pattern, entry)
+                .unwrap_or_else(|e| panic!("route {method} {pattern}: {e}"));
+        }
+        Self { by_method }
+    }
+
+    /// Finds the route for `method` and `path`.
+    pub fn find(&self, method: &Method, path: &str) -> Lookup {
+        if let Some((_, router)) = self.by_method.iter().find(|(m, _)| m == method)
+            && let Ok(matched) = router.at(path)
+        {
+            let params = matched
+                .params
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            return Lookup::Found {
+                entry: *matched.value,
+                params,
+            };
+        }
+        let allow: Vec<&str> = METHODS
+            .iter()
+            .filter(|m| {
+                self.by_method
+                    .iter()
+                    .any(|(method, router)| method == *m && router.at(path).is_ok())
+            })
+            .map(Method::as_str)
+            .collect();
+        if allow.is_empty() {
+            Lookup::NotFound
+        } else {
+            Lookup::MethodNotAllowed(allow.join(", "))
+        }
+    }
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Runs the handler of `route`.
+pub async fn dispatch(route: Route, ctx: Ctx<'_>) -> Result<Reply, Problem> {
+    match route {
+        Route::Healthz => health::healthz(ctx).await,
+        Route::Readyz => health::readyz(ctx).await,
+        Route::Register => auth::register(ctx).await,
+        Route::Login => auth::login(ctx).await,
+        Route::Refresh => auth::refresh(ctx).await,
+        Route::Logout => auth::logout(ctx).await,
+        Route::Me => me::get(ctx).await,
+        Route::UpdateMe => me::update(ctx).await,
+        Route::DeleteMe => me::delete(ctx).await,
+        Route::ChangePassword => me::change_password(ctx).await,
+        Route::MyEnrollments => enrollments::mine(ctx).await,
+        Route::ListUsers => users::list(ctx).await,
+        Route::GetUser => users::get(ctx).await,
+        Route::UpdateUser => users::update(ctx).await,
+        Route::Catalog => courses::catalog(ctx).await,
+        Route::CreateCourse => courses::create(ctx).await,
+        Route::GetCourse => courses::detail(ctx).await,
+        Route::UpdateCourse => courses::update(ctx).await,
+        Route::DeleteCourse => courses::delete(ctx).await,
+        Route::PublishCourse => courses::publish(ctx).await,
+        Route::UnpublishCourse => courses::unpublish(ctx).await,
+        Route::ArchiveCourse => courses::archive(ctx).await,
+        Route::InstructorCourses => courses::instructor(ctx).await,
+        Route::CreateSection => sections::create(ctx).await,
+        Route::RenameSection => sections::rename(ctx).await,
+        Route::DeleteSection => sections::delete(ctx).await,
+        Route::MoveSection => sections::move_to(ctx).await,
+        Route::CreateLecture => lectures::create(ctx).await,
+        Route::GetLecture => lectures::get(ctx).await,
+        Route::UpdateLecture => lectures::update(ctx).await,
+        Route::DeleteLecture => lectures::delete(ctx).await,
+        Route::MoveLecture => lectures::move_to(ctx).await,
+        Route::Enroll => enrollments::enroll(ctx).await,
+        Route::CourseEnrollments => enrollments::list(ctx).await,
+        Route::GrantEnrollments => enrollments::grant(ctx).await,
+        Route::RevokeEnrollment => enrollments::revoke(ctx).await,
+        Route::CourseProgress => progress::get(ctx).await,
+        Route::ResetProgress => progress::reset(ctx).await,
+        Route::UpdateProgress => progress::update(ctx).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_builds_without_conflicts() {
+        Routes::new();
+    }
+
+    #[test]
+    fn a_known_path_with_another_method_lists_the_methods_it_takes() {
+        let routes = Routes::new();
+        match routes.find(&Method::PUT, "/api/v1/courses/abc") {
+            Lookup::MethodNotAllowed(allow) => assert_eq!(allow, "GET, PATCH, DELETE"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unknown_path_is_not_found() {
+        let routes = Routes::new();
+        assert!(matches!(
+            routes.find(&Method::GET, "/api/v1/nope"),
+            Lookup::NotFound
+        ));
+        assert!(matches!(
+            routes.find(&Method::GET, "/api/v1/courses/"),
+            Lookup::NotFound
+        ));
+    }
+
+    #[test]
+    fn path_parameters_come_back_by_name() {
+        let routes = Routes::new();
+        let Lookup::Found { entry, params } =
+            routes.find(&Method::DELETE, "/api/v1/courses/c1/enrollments/u1")
+        else {
+            panic!("not found");
+        };
+        assert_eq!(entry.route, Route::RevokeEnrollment);
+        assert_eq!(
+            params,
+            [("course".into(), "c1".into()), ("user".into(), "u1".into())]
+        );
+    }
+}
