@@ -36,6 +36,7 @@ on_both_stores!(
     a_role_change_applies_to_live_tokens,
     profile_updates_validate_and_clear,
     deleting_an_account_needs_the_password_and_ends_login,
+    an_admin_cannot_reset_their_own_password,
     a_login_rehashes_when_the_parameters_rise,
     each_state_change_leaves_exactly_one_event,
     admins_list_users_and_read_the_log,
@@ -716,6 +717,27 @@ async fn deleting_an_account_needs_the_password_and_ends_login(h: Harness) {
     // The address is free again.
     let again = register(&h, "ada@example.com").await;
     assert_ne!(again.user.id, ada.user.id);
+}
+
+async fn an_admin_cannot_reset_their_own_password(h: Harness) {
+    let admin = admin(&h).await;
+    let admin_id = admin.user_id().unwrap();
+    let before = all_events(&h).await.len();
+    let err = assert_kind(
+        h.lms
+            .reset_password(&admin, admin_id, "a password of my choosing")
+            .await,
+        ErrorKind::Forbidden,
+    );
+    assert!(err.message().contains("change_password"), "{err}");
+    assert_eq!(all_events(&h).await.len(), before);
+    login(&h, "root@example.com").await;
+    // Other users' passwords they may reset.
+    let ada = register(&h, "ada@example.com").await.user;
+    h.lms
+        .reset_password(&admin, ada.id, "a password of my choosing")
+        .await
+        .unwrap();
 }
 
 async fn a_login_rehashes_when_the_parameters_rise(h: Harness) {

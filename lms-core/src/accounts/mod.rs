@@ -20,6 +20,8 @@
 mod hashing;
 mod tokens;
 
+use std::fmt;
+
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub(crate) use hashing::Hasher;
@@ -37,7 +39,7 @@ use crate::store::{
 };
 
 /// Self-service sign-up. The account starts as a `student`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
     /// E-mail address; normalized, unique regardless of case.
@@ -49,7 +51,7 @@ pub struct Registration {
 }
 
 /// An account created by an admin or the operator, with a chosen role.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     /// E-mail address.
@@ -64,7 +66,7 @@ pub struct NewAccount {
 }
 
 /// E-mail and password, for logging in.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// E-mail address, in any case.
@@ -97,7 +99,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// A password change by the user, proving they know the current one.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     /// The password now.
@@ -107,7 +109,7 @@ pub struct PasswordChange {
 }
 
 /// A signed-in session: the user and their tokens.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct AuthSession {
     /// The account.
     pub user: User,
@@ -122,7 +124,7 @@ pub struct AuthSession {
 }
 
 /// A new access token for the current session.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct AccessToken {
     /// Short-lived bearer token for requests.
     pub access_token: String,
@@ -130,6 +132,71 @@ pub struct AccessToken {
     pub token_type: &'static str,
     /// Seconds until it expires.
     pub expires_in: i64,
+}
+
+// Debug shows everything but passwords and tokens, so these structs can be
+// logged or printed in a failed assertion without leaking a secret.
+const REDACTED: &str = "<redacted>";
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("email", &self.email)
+            .field("password", &REDACTED)
+            .field("display_name", &self.display_name)
+            .finish()
+    }
+}
+
+impl fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("email", &self.email)
+            .field("password", &REDACTED)
+            .field("display_name", &self.display_name)
+            .field("role", &self.role)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .field("password", &REDACTED)
+            .finish()
+    }
+}
+
+impl fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordChange")
+            .field("current_password", &REDACTED)
+            .field("new_password", &REDACTED)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AuthSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthSession")
+            .field("user", &self.user)
+            .field("access_token", &REDACTED)
+            .field("refresh_token", &REDACTED)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("access_token", &REDACTED)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 const BEARER: &str = "Bearer";
@@ -507,9 +574,18 @@ impl Lms {
     }
 
     /// Sets a user's password without the old one: admins and the operator.
-    /// Every session of the user ends.
+    /// Every session of the user ends. Not on oneself: an admin changes
+    /// their own password with [`change_password`](Self::change_password),
+    /// proving the current one, so a stolen admin session cannot take the
+    /// account over.
     pub async fn reset_password(&self, actor: &Actor, id: UserId, password: &str) -> Result<()> {
         actor.require_admin()?;
+        if actor.user_id() == Some(id) {
+            return Err(Error::forbidden(
+                "an admin cannot reset their own password; use change_password, \
+                 which asks for the current one",
+            ));
+        }
         let new = Password::parse("password", password)?;
         self.live_user(id).await?;
         let hash = self.inner.hasher.hash(new.expose()).await?;
@@ -576,5 +652,96 @@ impl Lms {
     pub async fn events(&self, actor: &Actor, query: &EventQuery) -> Result<Vec<Event>> {
         actor.require_admin()?;
         self.store().events(query).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock as _;
+    use crate::clock::SystemClock;
+
+    const SECRET_WORD: &str = "swordfish-in-the-debug-output";
+
+    #[test]
+    fn debug_output_never_shows_passwords_or_tokens() {
+        let user = User {
+            id: UserId::new(),
+            email: "ada@example.com".into(),
+            display_name: "Ada".into(),
+            bio: None,
+            avatar_key: None,
+            role: Role::Student,
+            disabled: false,
+            created_at: SystemClock.now(),
+            updated_at: SystemClock.now(),
+        };
+        let printed = [
+            format!(
+                "{:?}",
+                Registration {
+                    email: "ada@example.com".into(),
+                    password: SECRET_WORD.into(),
+                    display_name: "Ada".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                NewAccount {
+                    email: "ada@example.com".into(),
+                    password: SECRET_WORD.into(),
+                    display_name: "Ada".into(),
+                    role: Role::Admin,
+                }
+            ),
+            format!(
+                "{:?}",
+                Credentials {
+                    email: "ada@example.com".into(),
+                    password: SECRET_WORD.into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                PasswordChange {
+                    current_password: SECRET_WORD.into(),
+                    new_password: SECRET_WORD.into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                AuthSession {
+                    user,
+                    access_token: SECRET_WORD.into(),
+                    refresh_token: SECRET_WORD.into(),
+                    token_type: BEARER,
+                    expires_in: 900,
+                }
+            ),
+            format!(
+                "{:#?}",
+                AccessToken {
+                    access_token: SECRET_WORD.into(),
+                    token_type: BEARER,
+                    expires_in: 900,
+                }
+            ),
+        ];
+        for text in printed {
+            assert!(!text.contains(SECRET_WORD), "{text}");
+            assert!(text.contains(REDACTED), "{text}");
+        }
+    }
+
+    #[test]
+    fn debug_output_keeps_what_is_not_secret() {
+        let credentials = Credentials {
+            email: "ada@example.com".into(),
+            password: SECRET_WORD.into(),
+        };
+        assert_eq!(
+            format!("{credentials:?}"),
+            r#"Credentials { email: "ada@example.com", password: "<redacted>" }"#
+        );
     }
 }
