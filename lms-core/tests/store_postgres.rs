@@ -54,6 +54,37 @@ async fn the_event_log_refuses_edits() {
             .await
             .is_err()
     );
+    assert!(
+        sqlx::query("TRUNCATE events")
+            .execute(store.pool())
+            .await
+            .is_err()
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
+}
+
+/// Instances starting at once on a new school all open it, though each
+/// finds the schema missing and tries to create it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_together_on_a_new_schema_all_open_it() {
+    let schema = unique_schema();
+    let opening: Vec<_> = (0..8)
+        .map(|_| {
+            let schema = schema.clone();
+            tokio::spawn(async move {
+                PostgresStore::open(&test_database_url(), Some(&schema))
+                    .await
+                    .map(drop)
+            })
+        })
+        .collect();
+    for open in opening {
+        open.await.unwrap().unwrap();
+    }
 }
 
 #[tokio::test]

@@ -39,10 +39,18 @@ impl PostgresStore {
                 ));
             }
             // The name is a checked plain identifier, so quoting is enough.
+            let create = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
             let mut conn = options.connect().await?;
-            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-                .execute(&mut conn)
-                .await?;
+            // Two instances starting at once can both find the schema
+            // missing; the slower one then fails on the catalog's unique
+            // key. By then the schema exists, so one retry succeeds.
+            if let Err(err) = sqlx::query(&create).execute(&mut conn).await {
+                let raced = matches!(&err, sqlx::Error::Database(db) if db.is_unique_violation());
+                if !raced {
+                    return Err(err.into());
+                }
+                sqlx::query(&create).execute(&mut conn).await?;
+            }
             conn.close().await?;
             options = options.options([("search_path", schema)]);
         }
