@@ -4,8 +4,15 @@
 //! Rules decided here, for every face:
 //! - Passwords are Argon2id PHC strings (see `hashing`); a login whose
 //!   e-mail is unknown checks a decoy hash, so both answers cost the same.
-//! - A locked account is refused before any hashing, even with the right
-//!   password.
+//! - Every password check is first counted in the store, atomically, and
+//!   only then hashed (see [`AccountStore::begin_login_attempt`]): however
+//!   many arrive at once, at most the configured number are checked before
+//!   the account locks, and a locked account is refused before any hashing,
+//!   even with the right password. A success resets the count when its
+//!   session starts, and only if nothing changed meanwhile (password,
+//!   token version, disabled, a lock set by other attempts).
+//!
+//! [`AccountStore::begin_login_attempt`]: crate::store::AccountStore::begin_login_attempt
 //! - Access tokens are short-lived JWTs; each request re-reads the user, so a
 //!   disabled, deleted or re-passworded account stops working at once.
 //! - Refresh tokens rotate on every use; a rotated one that comes back
@@ -31,11 +38,11 @@ use crate::Lms;
 use crate::actor::Actor;
 use crate::clock::{Timestamp, after};
 use crate::domain::{Bio, DisplayName, Email, ObjectKey, Password, Role, SessionId, UserId};
-use crate::error::{Error, FieldError, Result};
+use crate::error::{Error, ErrorKind, FieldError, Result};
 use crate::events::{Event, EventQuery};
 use crate::store::{
-    LockPolicy, NewRefreshToken, NewSession, NewUser, ProfileChanges, Rotation, User, UserQuery,
-    UserRecord,
+    FirstSession, LockPolicy, LoginAttempt, NewRefreshToken, NewSession, NewUser, ProfileChanges,
+    Rotation, User, UserQuery, UserRecord, locked_out,
 };
 
 /// Self-service sign-up. The account starts as a `student`.
@@ -216,6 +223,17 @@ fn collect<T>(result: Result<T>, errors: &mut Vec<FieldError>) -> Option<T> {
     }
 }
 
+/// What a successful password check hands to the session it starts.
+struct Checked {
+    /// The stored hash the password matched.
+    hash: String,
+    /// The lock this check's own attempt set, if it reached the limit.
+    own_lock: Option<Timestamp>,
+    /// A stronger hash of the password, when the stored one is weaker than
+    /// configured.
+    rehash: Option<String>,
+}
+
 struct ValidAccount {
     email: Email,
     password: Password,
@@ -265,17 +283,25 @@ fn validate_profile(update: ProfileUpdate) -> Result<ProfileChanges> {
 }
 
 impl Lms {
-    /// Signs up a new student and signs them in.
+    /// Signs up a new student and signs them in. The account and its first
+    /// session are one store step: either both exist or neither does.
     pub async fn register(&self, registration: Registration) -> Result<AuthSession> {
         let valid = validate_account(
             &registration.email,
             &registration.password,
             &registration.display_name,
         )?;
+        let now = self.now();
+        let session = SessionId::new();
+        let refresh_token = random_token();
+        let first = FirstSession {
+            id: session,
+            refresh: self.refresh_record(&refresh_token, now),
+        };
         let record = self
-            .insert_account(valid, Role::Student, Actor::Anonymous)
+            .insert_account(valid, Role::Student, Actor::Anonymous, Some(first))
             .await?;
-        self.open_session(&record, None).await
+        self.signed_in(record, session, refresh_token, now)
     }
 
     /// Creates an account with a chosen role: admins and the operator only
@@ -283,7 +309,9 @@ impl Lms {
     pub async fn create_user(&self, actor: &Actor, account: NewAccount) -> Result<User> {
         actor.require_admin()?;
         let valid = validate_account(&account.email, &account.password, &account.display_name)?;
-        let record = self.insert_account(valid, account.role, *actor).await?;
+        let record = self
+            .insert_account(valid, account.role, *actor, None)
+            .await?;
         Ok(record.user)
     }
 
@@ -292,6 +320,7 @@ impl Lms {
         valid: ValidAccount,
         role: Role,
         actor: Actor,
+        first_session: Option<FirstSession>,
     ) -> Result<UserRecord> {
         let password_hash = self.inner.hasher.hash(valid.password.expose()).await?;
         let new = NewUser {
@@ -301,7 +330,10 @@ impl Lms {
             password_hash: password_hash.clone(),
             role,
         };
-        let user = self.store().create_user(new, actor, self.now()).await?;
+        let user = self
+            .store()
+            .create_user(new, first_session, actor, self.now())
+            .await?;
         Ok(UserRecord {
             user,
             password_hash: Some(password_hash),
@@ -333,61 +365,73 @@ impl Lms {
                 .await?;
             return Err(bad_credentials());
         };
-        let rehash = self.check_password(&record, &credentials.password).await?;
+        let checked = self
+            .check_password(&record, &credentials.password, Actor::Anonymous)
+            .await?;
         if record.user.disabled {
             return Err(Error::forbidden("this account is disabled"));
         }
-        self.open_session(&record, rehash).await
+        self.open_session(&record, checked).await
     }
 
-    /// Checks `password` for `record`, applying the lockout. On success,
-    /// returns a fresh hash when the stored one used weaker parameters.
-    async fn check_password(&self, record: &UserRecord, password: &str) -> Result<Option<String>> {
+    /// Checks `password` for `record` on behalf of `actor`, under the
+    /// lockout: the attempt is counted in the store first, and a locked
+    /// account is refused without hashing.
+    async fn check_password(
+        &self,
+        record: &UserRecord,
+        password: &str,
+        actor: Actor,
+    ) -> Result<Checked> {
         let now = self.now();
-        if let Some(until) = record.locked_until.filter(|until| *until > now) {
-            let wait = (until - now).to_std().unwrap_or_default();
-            return Err(Error::rate_limited(
-                format!(
-                    "too many failed logins; try again in {} seconds",
-                    wait.as_secs().max(1)
-                ),
-                wait,
-            ));
-        }
         let stored = record
             .password_hash
             .as_deref()
             .ok_or_else(bad_credentials)?;
-        // Anything longer than the policy allows cannot be the password.
-        let verified = if password.chars().count() > Password::MAX_CHARS {
-            None
-        } else {
-            Some(self.inner.hasher.verify(password, stored).await?)
+        let policy = LockPolicy {
+            max_failures: self.config().max_failed_logins,
+            lock_until: after(now, self.config().lockout()),
         };
-        match verified {
-            Some(v) if v.ok => Ok(if v.needs_rehash {
-                Some(self.inner.hasher.hash(password).await?)
-            } else {
-                None
-            }),
-            _ => {
-                let policy = LockPolicy {
-                    max_failures: self.config().max_failed_logins,
-                    lock_until: after(now, self.config().lockout()),
-                };
-                self.store()
-                    .record_failed_login(record.user.id, policy, now)
-                    .await?;
-                Err(bad_credentials())
-            }
+        let attempt = self
+            .store()
+            .begin_login_attempt(record.user.id, policy, actor, now)
+            .await
+            .map_err(|e| match e.kind() {
+                // Deleted since it was read: no such account any more.
+                ErrorKind::NotFound => bad_credentials(),
+                _ => e,
+            })?;
+        let own_lock = match attempt {
+            LoginAttempt::Locked { until } => return Err(locked_out(until, now)),
+            LoginAttempt::Reserved { locked_until, .. } => locked_until,
+        };
+        // Anything longer than the policy allows cannot be the password;
+        // it still costs one verification, like an unknown e-mail, so the
+        // time taken does not tell which e-mails have accounts.
+        if password.chars().count() > Password::MAX_CHARS {
+            self.inner.hasher.verify_decoy(password).await?;
+            return Err(bad_credentials());
         }
+        let verified = self.inner.hasher.verify(password, stored).await?;
+        if !verified.ok {
+            // Already counted by the reservation: nothing more to write.
+            return Err(bad_credentials());
+        }
+        let rehash = if verified.needs_rehash {
+            Some(self.inner.hasher.hash(password).await?)
+        } else {
+            None
+        };
+        Ok(Checked {
+            hash: stored.to_owned(),
+            own_lock,
+            rehash,
+        })
     }
 
-    async fn open_session(
-        &self,
-        record: &UserRecord,
-        rehashed_password: Option<String>,
-    ) -> Result<AuthSession> {
+    /// Starts a session after a successful check, provided the account is
+    /// still as the check saw it.
+    async fn open_session(&self, record: &UserRecord, checked: Checked) -> Result<AuthSession> {
         let now = self.now();
         let session = SessionId::new();
         let refresh_token = random_token();
@@ -395,12 +439,32 @@ impl Lms {
             id: session,
             user_id: record.user.id,
             refresh: self.refresh_record(&refresh_token, now),
-            rehashed_password,
+            token_version: record.token_version,
+            password_hash: checked.hash,
+            own_lock: checked.own_lock,
+            rehashed_password: checked.rehash,
         };
-        self.store().start_session(new, now).await?;
-        let access = self.access_token(record, session, now)?;
+        self.store()
+            .start_session(new, now)
+            .await
+            .map_err(|e| match e.kind() {
+                ErrorKind::NotFound => bad_credentials(),
+                _ => e,
+            })?;
+        self.signed_in(record.clone(), session, refresh_token, now)
+    }
+
+    /// The answer to a sign-in: the user and a fresh token pair.
+    fn signed_in(
+        &self,
+        record: UserRecord,
+        session: SessionId,
+        refresh_token: String,
+        now: Timestamp,
+    ) -> Result<AuthSession> {
+        let access = self.access_token(&record, session, now)?;
         Ok(AuthSession {
-            user: record.user.clone(),
+            user: record.user,
             access_token: access.access_token,
             refresh_token,
             token_type: BEARER,
@@ -557,10 +621,10 @@ impl Lms {
         };
         let new = Password::parse("new_password", &change.new_password)?;
         let record = self.live_user(id).await?;
-        self.check_password(&record, &change.current_password)
+        self.check_password(&record, &change.current_password, *actor)
             .await
             .map_err(|e| match e.kind() {
-                crate::ErrorKind::Unauthenticated => {
+                ErrorKind::Unauthenticated => {
                     Error::invalid_field("current_password", "is not the current password")
                 }
                 _ => e,
@@ -599,10 +663,10 @@ impl Lms {
     pub async fn delete_account(&self, actor: &Actor, password: &str) -> Result<()> {
         let id = actor.require_user()?;
         let record = self.live_user(id).await?;
-        self.check_password(&record, password)
+        self.check_password(&record, password, *actor)
             .await
             .map_err(|e| match e.kind() {
-                crate::ErrorKind::Unauthenticated => {
+                ErrorKind::Unauthenticated => {
                     Error::invalid_field("password", "is not the current password")
                 }
                 _ => e,

@@ -76,6 +76,10 @@ impl PostgresStore {
     }
 }
 
+/// Locks the row read, so no other transaction changes it before this
+/// one's update.
+const FOR_UPDATE: &str = " FOR UPDATE";
+
 fn ts(at: Timestamp) -> Timestamp {
     at
 }

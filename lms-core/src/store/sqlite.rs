@@ -77,6 +77,10 @@ impl SqliteStore {
     }
 }
 
+/// Every write step already holds the database's write lock (`BEGIN
+/// IMMEDIATE`), so reading a row to change it needs no row lock.
+const FOR_UPDATE: &str = "";
+
 /// Times are stored as RFC 3339 UTC text with exactly six fractional digits,
 /// so comparing the text compares the times.
 fn ts(at: Timestamp) -> String {
