@@ -80,6 +80,23 @@ impl PostgresStore {
 /// one's update.
 const FOR_UPDATE: &str = " FOR UPDATE";
 
+/// Taken just before every event insert, held until the commit: the
+/// event-order lock.
+///
+/// An identity column hands out ids at insert time, but transactions commit
+/// in their own order, so without it a reader could see event 8 committed
+/// while 7 is still in flight, move its cursor past 7 and never see it.
+/// Under this lock the id is drawn and the transaction commits before the
+/// next writer may draw one, so ids become visible in order and a cursor
+/// never skips one.
+///
+/// The cost: transactions that write events serialize at their end. Every
+/// step inserts its event as its last statement, so the lock is held only
+/// from that insert to the commit (one round trip). The second key is the
+/// `events` table's oid, so each schema (school) has its own lock.
+const BEFORE_EVENT: Option<&str> =
+    Some("SELECT pg_advisory_xact_lock(7263, 'events'::regclass::oid::int4)");
+
 fn ts(at: Timestamp) -> Timestamp {
     at
 }

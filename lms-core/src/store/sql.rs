@@ -11,7 +11,13 @@
 //!   which begins a transaction that will write;
 //! - `fn ts(Timestamp)`, binding a time the way the backend stores it;
 //! - `FOR_UPDATE: &str`, appended to a `SELECT` that reads a row the step
-//!   then changes, so no other writer changes it in between.
+//!   then changes, so no other writer changes it in between;
+//! - `BEFORE_EVENT: Option<&str>`, a statement run just before each event
+//!   insert (PostgreSQL's event-order lock, see `postgres.rs`).
+//!
+//! Every step that writes an event writes it as its last statement before
+//! the commit: on PostgreSQL `BEFORE_EVENT` takes a lock held until the
+//! commit, and it must be held as briefly as possible.
 
 use serde_json::json;
 
@@ -110,11 +116,15 @@ macro_rules! sql_store {
         }
 
         /// Appends `event` inside the transaction of the change it records.
+        /// Call it last, right before the commit (see the module docs).
         async fn append(
             tx: &mut sqlx::Transaction<'static, $db>,
             event: NewEvent,
             at: Timestamp,
         ) -> Result<()> {
+            if let Some(sql) = BEFORE_EVENT {
+                sqlx::query(sql).execute(&mut **tx).await?;
+            }
             sqlx::query(
                 "INSERT INTO events (kind, subject_type, subject_id, user_id, actor_kind, \
                  actor_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -81,6 +81,9 @@ impl SqliteStore {
 /// IMMEDIATE`), so reading a row to change it needs no row lock.
 const FOR_UPDATE: &str = "";
 
+/// Writers are serialized, so events commit in id order without help.
+const BEFORE_EVENT: Option<&str> = None;
+
 /// Times are stored as RFC 3339 UTC text with exactly six fractional digits,
 /// so comparing the text compares the times.
 fn ts(at: Timestamp) -> String {
