@@ -27,8 +27,14 @@ pub mod kinds {
     pub const USER_ENABLED: &str = "user.enabled";
     /// The account was deleted.
     pub const USER_DELETED: &str = "user.deleted";
-    /// A login failed on a wrong password (payload says whether it locked).
-    pub const USER_LOGIN_FAILED: &str = "user.login_failed";
+    /// A password check began (a login, or a password change or account
+    /// deletion confirming the password). It counts toward the lockout
+    /// until it succeeds; the payload gives its number (`attempt`) and the
+    /// lock it set on reaching the limit (`locked_until`, else null). A
+    /// success shows as what it did (`session.started`,
+    /// `user.password_changed`, `user.deleted`); a wrong password adds
+    /// nothing, since it changes nothing more.
+    pub const USER_LOGIN_ATTEMPTED: &str = "user.login_attempted";
     /// Every session of the user was revoked.
     pub const USER_SESSIONS_REVOKED: &str = "user.sessions_revoked";
     /// A login started a session.
@@ -168,8 +174,7 @@ impl NewEvent {
         }
     }
 
-    /// An event about a login session, done by the session's own user
-    /// (or, for a failed login, by whoever typed the password).
+    /// An event about a login session, done by the session's own user.
     pub fn session(kind: &'static str, session: Uuid, user: Uuid, payload: Value) -> Self {
         Self {
             kind,

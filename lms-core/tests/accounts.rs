@@ -20,7 +20,9 @@ on_both_stores!(
     login_ignores_email_case,
     a_wrong_password_is_unauthenticated_and_counts,
     an_unknown_email_gets_the_same_answer_as_a_wrong_password,
+    an_over_long_password_is_answered_and_counted_like_a_wrong_one,
     lockout_holds_with_the_right_password_and_lifts_after_the_window,
+    concurrent_wrong_logins_stop_at_the_limit_and_then_even_the_right_password_waits,
     a_successful_login_resets_the_failure_count,
     refresh_rotates_and_reuse_revokes_the_session,
     an_expired_refresh_token_is_refused,
@@ -36,6 +38,7 @@ on_both_stores!(
     a_role_change_applies_to_live_tokens,
     profile_updates_validate_and_clear,
     deleting_an_account_needs_the_password_and_ends_login,
+    an_admin_cannot_reset_their_own_password,
     a_login_rehashes_when_the_parameters_rise,
     each_state_change_leaves_exactly_one_event,
     admins_list_users_and_read_the_log,
@@ -171,8 +174,12 @@ async fn a_wrong_password_is_unauthenticated_and_counts(h: Harness) {
     let record = h.store.user(ada.id).await.unwrap().unwrap();
     assert_eq!(record.failed_logins, 1);
     let last = all_events(&h).await.pop().unwrap();
-    assert_eq!(last.kind, kinds::USER_LOGIN_FAILED);
+    assert_eq!(last.kind, kinds::USER_LOGIN_ATTEMPTED);
     assert_eq!(last.user_id, Some(ada.id.0));
+    assert_eq!(
+        (last.actor_kind.as_str(), last.actor_id),
+        ("anonymous", None)
+    );
 }
 
 async fn an_unknown_email_gets_the_same_answer_as_a_wrong_password(h: Harness) {
@@ -195,7 +202,39 @@ async fn an_unknown_email_gets_the_same_answer_as_a_wrong_password(h: Harness) {
     assert_eq!(malformed.message(), wrong.message());
 }
 
+async fn an_over_long_password_is_answered_and_counted_like_a_wrong_one(h: Harness) {
+    let ada = register(&h, "ada@example.com").await.user;
+    let too_long = "x".repeat(lms_core::domain::Password::MAX_CHARS + 1);
+    let wrong = assert_kind(
+        h.lms
+            .login(credentials("ada@example.com", "wrong horse battery"))
+            .await,
+        ErrorKind::Unauthenticated,
+    );
+    let long = assert_kind(
+        h.lms.login(credentials("ada@example.com", &too_long)).await,
+        ErrorKind::Unauthenticated,
+    );
+    let unknown = assert_kind(
+        h.lms.login(credentials("bob@example.com", &too_long)).await,
+        ErrorKind::Unauthenticated,
+    );
+    assert_eq!(long.message(), wrong.message());
+    assert_eq!(unknown.message(), wrong.message());
+    let record = h.store.user(ada.id).await.unwrap().unwrap();
+    assert_eq!(record.failed_logins, 2, "the over-long one counts too");
+}
+
 async fn lockout_holds_with_the_right_password_and_lifts_after_the_window(h: Harness) {
+    // The probe below: a stored hash that is not a PHC string makes any
+    // check of the password fail as `internal`.
+    let bob = register(&h, "bob@example.com").await.user;
+    h.set_password_hash(bob.id, "not a password hash").await;
+    assert_kind(
+        h.lms.login(credentials("bob@example.com", PASSWORD)).await,
+        ErrorKind::Internal,
+    );
+
     let ada = register(&h, "ada@example.com").await.user;
     for _ in 0..5 {
         assert_kind(
@@ -210,17 +249,98 @@ async fn lockout_holds_with_the_right_password_and_lifts_after_the_window(h: Har
         ErrorKind::RateLimited,
     );
     assert_eq!(locked.retry_after(), Some(Duration::from_secs(900)));
-    // Attempts during the lock are refused before hashing and not counted.
-    let failures_before = all_events(&h).await.len();
+    // Attempts during the lock are refused before hashing and not counted:
+    // with the probe in place of the hash, any hashing would be `internal`.
+    let stored = h.store.user(ada.id).await.unwrap().unwrap();
+    h.set_password_hash(ada.id, "not a password hash").await;
+    let events_before = all_events(&h).await.len();
     h.clock.advance(Duration::from_secs(14 * 60));
-    assert_kind(
-        h.lms.login(credentials("ada@example.com", PASSWORD)).await,
-        ErrorKind::RateLimited,
+    for password in [PASSWORD, "wrong horse battery"] {
+        let err = assert_kind(
+            h.lms.login(credentials("ada@example.com", password)).await,
+            ErrorKind::RateLimited,
+        );
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(60)));
+    }
+    assert_eq!(all_events(&h).await.len(), events_before);
+    let during = h.store.user(ada.id).await.unwrap().unwrap();
+    assert_eq!(
+        (during.failed_logins, during.locked_until),
+        (stored.failed_logins, stored.locked_until)
     );
-    assert_eq!(all_events(&h).await.len(), failures_before);
+    h.set_password_hash(ada.id, stored.password_hash.as_deref().unwrap())
+        .await;
     h.clock.advance(Duration::from_secs(60));
     let session = login(&h, "ada@example.com").await;
     assert_eq!(session.user.id, ada.id);
+}
+
+async fn concurrent_wrong_logins_stop_at_the_limit_and_then_even_the_right_password_waits(
+    h: Harness,
+) {
+    let ada = register(&h, "ada@example.com").await.user;
+    let limit = h.lms.config().max_failed_logins as usize;
+    let batch = |passwords: Vec<&'static str>| {
+        let tasks: Vec<_> = passwords
+            .into_iter()
+            .map(|password| {
+                let lms = h.lms.clone();
+                tokio::spawn(async move {
+                    lms.login(credentials("ada@example.com", password))
+                        .await
+                        .map(drop)
+                })
+            })
+            .collect();
+        async move {
+            let mut kinds = Vec::new();
+            for task in tasks {
+                kinds.push(task.await.unwrap().map_err(|e| e.kind()));
+            }
+            kinds
+        }
+    };
+    let outcomes = batch(vec!["wrong horse battery"; 20]).await;
+    let count = |kind| outcomes.iter().filter(|o| **o == Err(kind)).count();
+    // Exactly the limit's worth were checked (and failed); the rest were
+    // refused before hashing.
+    assert_eq!(count(ErrorKind::Unauthenticated), limit, "{outcomes:?}");
+    assert_eq!(count(ErrorKind::RateLimited), 20 - limit, "{outcomes:?}");
+    let attempts = |events: &[lms_core::Event]| {
+        events
+            .iter()
+            .filter(|e| e.kind == kinds::USER_LOGIN_ATTEMPTED)
+            .count()
+    };
+    assert_eq!(attempts(&all_events(&h).await), limit);
+
+    // Locked now: a batch holding the right password gets nowhere either.
+    let mut passwords = vec!["wrong horse battery"; 9];
+    passwords.insert(4, PASSWORD);
+    let outcomes = batch(passwords).await;
+    assert!(
+        outcomes.iter().all(|o| *o == Err(ErrorKind::RateLimited)),
+        "{outcomes:?}"
+    );
+    let events = all_events(&h).await;
+    assert_eq!(attempts(&events), limit);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind == kinds::SESSION_STARTED)
+            .count(),
+        1,
+        "only the registration's session"
+    );
+    assert!(
+        h.store
+            .user(ada.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .locked_until
+            .is_some()
+    );
 }
 
 async fn a_successful_login_resets_the_failure_count(h: Harness) {
@@ -352,6 +472,13 @@ async fn a_wrong_current_password_names_the_field_and_counts(h: Harness) {
     assert_eq!(err.fields()[0].field, "current_password");
     let record = h.store.user(session.user.id).await.unwrap().unwrap();
     assert_eq!(record.failed_logins, 1);
+    // The attempt is logged as the signed-in user's, not an anonymous one.
+    let last = all_events(&h).await.pop().unwrap();
+    assert_eq!(last.kind, kinds::USER_LOGIN_ATTEMPTED);
+    assert_eq!(
+        (last.actor_kind.as_str(), last.actor_id),
+        ("user", Some(session.user.id.0))
+    );
     actor(&h, &session).await;
     let weak = assert_kind(
         h.lms
@@ -429,9 +556,13 @@ async fn forged_and_stale_access_tokens_are_rejected(h: Harness) {
     no_exp.as_object_mut().unwrap().remove("exp");
     forged.push(sign(&header, &no_exp, SECRET));
     // A token of this user claiming admin still gets the stored role; one
-    // for another user id fails because that user has no such session.
+    // naming another real user (same token version) fails because the
+    // session it names is not theirs.
+    let bob = register(&h, "bob@example.com").await;
+    let (_, bob_claims) = claims_of(&bob.access_token);
+    assert_eq!(bob_claims["ver"], claims["ver"]);
     let mut other_user = claims.clone();
-    other_user["sub"] = json!(uuid::Uuid::now_v7());
+    other_user["sub"] = json!(bob.user.id.0);
     forged.push(sign(&header, &other_user, SECRET));
     // A tampered payload under the original signature.
     let parts: Vec<_> = session.access_token.split('.').collect();
@@ -694,6 +825,11 @@ async fn deleting_an_account_needs_the_password_and_ends_login(h: Harness) {
         ErrorKind::InvalidInput,
     );
     assert_eq!(err.fields()[0].field, "password");
+    let last = all_events(&h).await.pop().unwrap();
+    assert_eq!(
+        (last.kind.as_str(), last.actor_id),
+        (kinds::USER_LOGIN_ATTEMPTED, Some(ada.user.id.0))
+    );
     actor(&h, &ada).await;
 
     h.lms.delete_account(&who, PASSWORD).await.unwrap();
@@ -716,6 +852,27 @@ async fn deleting_an_account_needs_the_password_and_ends_login(h: Harness) {
     // The address is free again.
     let again = register(&h, "ada@example.com").await;
     assert_ne!(again.user.id, ada.user.id);
+}
+
+async fn an_admin_cannot_reset_their_own_password(h: Harness) {
+    let admin = admin(&h).await;
+    let admin_id = admin.user_id().unwrap();
+    let before = all_events(&h).await.len();
+    let err = assert_kind(
+        h.lms
+            .reset_password(&admin, admin_id, "a password of my choosing")
+            .await,
+        ErrorKind::Forbidden,
+    );
+    assert!(err.message().contains("change_password"), "{err}");
+    assert_eq!(all_events(&h).await.len(), before);
+    login(&h, "root@example.com").await;
+    // Other users' passwords they may reset.
+    let ada = register(&h, "ada@example.com").await.user;
+    h.lms
+        .reset_password(&admin, ada.id, "a password of my choosing")
+        .await
+        .unwrap();
 }
 
 async fn a_login_rehashes_when_the_parameters_rise(h: Harness) {
@@ -760,23 +917,32 @@ async fn each_state_change_leaves_exactly_one_event(h: Harness) {
         .register(registration("ada@example.com"))
         .await
         .unwrap();
-    // Registering is two changes: the account, then its first session.
-    log.push(kinds::USER_REGISTERED.to_owned());
-    check(&h, &mut log, Some(kinds::SESSION_STARTED)).await;
+    // Registering is two changes in one step: the account, its first session.
+    check(
+        &h,
+        &mut log,
+        &[kinds::USER_REGISTERED, kinds::SESSION_STARTED],
+    )
+    .await;
     let who = actor(&h, &ada).await;
     let refreshed = h.lms.refresh(&ada.refresh_token).await.unwrap();
-    check(&h, &mut log, Some(kinds::SESSION_REFRESHED)).await;
+    check(&h, &mut log, &[kinds::SESSION_REFRESHED]).await;
     let update = ProfileUpdate {
         bio: Some(Some("hi".into())),
         ..ProfileUpdate::default()
     };
+    h.lms.update_profile(&who, update.clone()).await.unwrap();
+    check(&h, &mut log, &[kinds::USER_PROFILE_UPDATED]).await;
+    // The same bio again changes nothing.
     h.lms.update_profile(&who, update).await.unwrap();
-    check(&h, &mut log, Some(kinds::USER_PROFILE_UPDATED)).await;
+    check(&h, &mut log, &[]).await;
+    // A password check is counted when it begins; a wrong password changes
+    // nothing more.
     let _ = h
         .lms
         .login(credentials("ada@example.com", "wrong horse battery"))
         .await;
-    check(&h, &mut log, Some(kinds::USER_LOGIN_FAILED)).await;
+    check(&h, &mut log, &[kinds::USER_LOGIN_ATTEMPTED]).await;
     h.lms
         .change_password(
             &who,
@@ -787,60 +953,80 @@ async fn each_state_change_leaves_exactly_one_event(h: Harness) {
         )
         .await
         .unwrap();
-    check(&h, &mut log, Some(kinds::USER_PASSWORD_CHANGED)).await;
+    check(
+        &h,
+        &mut log,
+        &[kinds::USER_LOGIN_ATTEMPTED, kinds::USER_PASSWORD_CHANGED],
+    )
+    .await;
     h.lms
         .set_role(&Actor::System, ada.user.id, Role::Instructor)
         .await
         .unwrap();
-    check(&h, &mut log, Some(kinds::USER_ROLE_CHANGED)).await;
+    check(&h, &mut log, &[kinds::USER_ROLE_CHANGED]).await;
     h.lms
         .revoke_sessions(&Actor::System, ada.user.id)
         .await
         .unwrap();
-    check(&h, &mut log, Some(kinds::USER_SESSIONS_REVOKED)).await;
+    check(&h, &mut log, &[kinds::USER_SESSIONS_REVOKED]).await;
     h.lms.logout(&refreshed.refresh_token).await.unwrap();
     // Already revoked: logout changes nothing and logs nothing.
-    check(&h, &mut log, None).await;
+    check(&h, &mut log, &[]).await;
     h.lms
         .set_disabled(&Actor::System, ada.user.id, true)
         .await
         .unwrap();
-    check(&h, &mut log, Some(kinds::USER_DISABLED)).await;
+    check(&h, &mut log, &[kinds::USER_DISABLED]).await;
     h.lms
         .set_disabled(&Actor::System, ada.user.id, false)
         .await
         .unwrap();
-    check(&h, &mut log, Some(kinds::USER_ENABLED)).await;
+    check(&h, &mut log, &[kinds::USER_ENABLED]).await;
     let again = h
         .lms
         .login(credentials("ada@example.com", "another fine passphrase"))
         .await
         .unwrap();
-    check(&h, &mut log, Some(kinds::SESSION_STARTED)).await;
+    check(
+        &h,
+        &mut log,
+        &[kinds::USER_LOGIN_ATTEMPTED, kinds::SESSION_STARTED],
+    )
+    .await;
     h.lms.logout(&again.refresh_token).await.unwrap();
-    check(&h, &mut log, Some(kinds::SESSION_ENDED)).await;
+    check(&h, &mut log, &[kinds::SESSION_ENDED]).await;
     h.lms
         .reset_password(&Actor::System, ada.user.id, "operator set this one")
         .await
         .unwrap();
-    check(&h, &mut log, Some(kinds::USER_PASSWORD_CHANGED)).await;
+    check(&h, &mut log, &[kinds::USER_PASSWORD_CHANGED]).await;
     let last = h
         .lms
         .login(credentials("ada@example.com", "operator set this one"))
         .await
         .unwrap();
-    check(&h, &mut log, Some(kinds::SESSION_STARTED)).await;
+    check(
+        &h,
+        &mut log,
+        &[kinds::USER_LOGIN_ATTEMPTED, kinds::SESSION_STARTED],
+    )
+    .await;
     let who = actor(&h, &last).await;
     h.lms
         .delete_account(&who, "operator set this one")
         .await
         .unwrap();
-    check(&h, &mut log, Some(kinds::USER_DELETED)).await;
+    check(
+        &h,
+        &mut log,
+        &[kinds::USER_LOGIN_ATTEMPTED, kinds::USER_DELETED],
+    )
+    .await;
 }
 
 /// Asserts the log holds exactly `log` plus `next`.
-async fn check(h: &Harness, log: &mut Vec<String>, next: Option<&str>) {
-    log.extend(next.map(str::to_owned));
+async fn check(h: &Harness, log: &mut Vec<String>, next: &[&str]) {
+    log.extend(next.iter().map(|k| (*k).to_owned()));
     let seen: Vec<_> = all_events(h).await.into_iter().map(|e| e.kind).collect();
     assert_eq!(&seen, log);
 }

@@ -2,10 +2,12 @@
 //! database `LMS_TEST_DATABASE_URL` names (which must be set).
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use lms_core::Store;
-use lms_core::store::PostgresStore;
-use lms_core::store::conformance::{test_database_url, unique_schema};
+use lms_core::domain::Email;
+use lms_core::store::conformance::{t0, test_database_url, unique_schema};
+use lms_core::store::{AccountStore, EventStore, NewUser, PostgresStore};
+use lms_core::{Actor, EventQuery, Role, Store, UserId};
 
 async fn fresh_store() -> Arc<dyn Store> {
     let schema = unique_schema();
@@ -54,6 +56,93 @@ async fn the_event_log_refuses_edits() {
             .await
             .is_err()
     );
+    assert!(
+        sqlx::query("TRUNCATE events")
+            .execute(store.pool())
+            .await
+            .is_err()
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
+}
+
+/// Event ids are drawn when the row is inserted, but transactions commit
+/// in their own order. If a later id could commit first, a reader paging by
+/// id would move past the earlier one and never see it. So a step's event
+/// insert waits for the event-order lock, which an earlier writer holds
+/// until its commit: the reader sees neither event, then both, never a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_writer_waits_until_the_one_before_it_commits() {
+    let store = Arc::new(
+        PostgresStore::open(&test_database_url(), Some(&unique_schema()))
+            .await
+            .unwrap(),
+    );
+    // An earlier writer: it has taken the lock and drawn its id, as a store
+    // step does when it inserts its event, and has not committed yet.
+    let mut earlier = store.pool().begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock(7263, 'events'::regclass::oid::int4)")
+        .execute(&mut *earlier)
+        .await
+        .unwrap();
+    let first: i64 = sqlx::query_scalar(
+        "INSERT INTO events (kind, subject_type, subject_id, actor_kind, payload, created_at) \
+         VALUES ('test.earlier', 'user', gen_random_uuid(), 'system', '{}', now()) RETURNING id",
+    )
+    .fetch_one(&mut *earlier)
+    .await
+    .unwrap();
+
+    let step = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let new = NewUser {
+                id: UserId::new(),
+                email: Email::parse("email", "ada@example.com").unwrap(),
+                display_name: "Ada".into(),
+                password_hash: "$argon2id$not-checked".into(),
+                role: Role::Student,
+            };
+            store.create_user(new, None, Actor::System, t0()).await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !step.is_finished(),
+        "the step committed its event before an earlier event writer did"
+    );
+    let seen = store.events(&EventQuery::default()).await.unwrap();
+    assert!(seen.is_empty(), "{seen:?}");
+
+    earlier.commit().await.unwrap();
+    step.await.unwrap().unwrap();
+    let seen = store.events(&EventQuery::default()).await.unwrap();
+    assert_eq!(seen.len(), 2);
+    assert_eq!((seen[0].id, seen[0].kind.as_str()), (first, "test.earlier"));
+    assert!(seen[1].id > first);
+}
+
+/// Instances starting at once on a new school all open it, though each
+/// finds the schema missing and tries to create it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_together_on_a_new_schema_all_open_it() {
+    let schema = unique_schema();
+    let opening: Vec<_> = (0..8)
+        .map(|_| {
+            let schema = schema.clone();
+            tokio::spawn(async move {
+                PostgresStore::open(&test_database_url(), Some(&schema))
+                    .await
+                    .map(drop)
+            })
+        })
+        .collect();
+    for open in opening {
+        open.await.unwrap().unwrap();
+    }
 }
 
 #[tokio::test]

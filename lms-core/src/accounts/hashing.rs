@@ -58,11 +58,24 @@ impl Hasher {
     }
 
     /// Runs `work` on the blocking pool once a permit is free.
+    ///
+    /// The permit moves into the blocking task: if the caller's future is
+    /// dropped (a client hung up), the hash still runs to the end, and its
+    /// permit must stay taken until it does, or the bound would not hold.
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
-        tokio::task::spawn_blocking(work)
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(Error::internal)
+            .map_err(Error::internal)?;
+        tokio::task::spawn_blocking(move || {
+            let out = work();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(Error::internal)
     }
 
     /// A PHC string for `password` with the configured parameters.
@@ -153,6 +166,35 @@ mod tests {
         );
         let v = hasher.verify("wrong horse battery", &phc).await.unwrap();
         assert!(!v.ok);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_hash_keeps_its_permit_until_the_work_ends() {
+        let mut one_at_a_time = config();
+        one_at_a_time.hash_concurrency = 1;
+        let hasher = Hasher::new(&one_at_a_time).unwrap();
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let (finish, finish_rx) = std::sync::mpsc::channel::<()>();
+        let call = hasher.run(move || {
+            started_tx.send(()).unwrap();
+            finish_rx.recv().unwrap();
+        });
+        // Poll the call until the work is running, then drop it, as a
+        // cancelled request would.
+        let mut call = Box::pin(call);
+        tokio::select! {
+            _ = &mut call => unreachable!("the work waits for `finish`"),
+            _ = tokio::task::spawn_blocking(move || started.recv().unwrap()) => {}
+        }
+        drop(call);
+        assert_eq!(
+            hasher.permits.available_permits(),
+            0,
+            "the permit is released while the work still runs"
+        );
+        finish.send(()).unwrap();
+        hasher.run(|| ()).await.unwrap();
+        assert_eq!(hasher.permits.available_permits(), 1);
     }
 
     #[tokio::test]

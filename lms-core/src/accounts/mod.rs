@@ -4,8 +4,15 @@
 //! Rules decided here, for every face:
 //! - Passwords are Argon2id PHC strings (see `hashing`); a login whose
 //!   e-mail is unknown checks a decoy hash, so both answers cost the same.
-//! - A locked account is refused before any hashing, even with the right
-//!   password.
+//! - Every password check is first counted in the store, atomically, and
+//!   only then hashed (see [`AccountStore::begin_login_attempt`]): however
+//!   many arrive at once, at most the configured number are checked before
+//!   the account locks, and a locked account is refused before any hashing,
+//!   even with the right password. A success resets the count when its
+//!   session starts, and only if nothing changed meanwhile (password,
+//!   token version, disabled, a lock set by other attempts).
+//!
+//! [`AccountStore::begin_login_attempt`]: crate::store::AccountStore::begin_login_attempt
 //! - Access tokens are short-lived JWTs; each request re-reads the user, so a
 //!   disabled, deleted or re-passworded account stops working at once.
 //! - Refresh tokens rotate on every use; a rotated one that comes back
@@ -20,6 +27,8 @@
 mod hashing;
 mod tokens;
 
+use std::fmt;
+
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub(crate) use hashing::Hasher;
@@ -29,15 +38,15 @@ use crate::Lms;
 use crate::actor::Actor;
 use crate::clock::{Timestamp, after};
 use crate::domain::{Bio, DisplayName, Email, ObjectKey, Password, Role, SessionId, UserId};
-use crate::error::{Error, FieldError, Result};
+use crate::error::{Error, ErrorKind, FieldError, Result};
 use crate::events::{Event, EventQuery};
 use crate::store::{
-    LockPolicy, NewRefreshToken, NewSession, NewUser, ProfileChanges, Rotation, User, UserQuery,
-    UserRecord,
+    FirstSession, LockPolicy, LoginAttempt, NewRefreshToken, NewSession, NewUser, ProfileChanges,
+    Rotation, User, UserQuery, UserRecord, locked_out,
 };
 
 /// Self-service sign-up. The account starts as a `student`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
     /// E-mail address; normalized, unique regardless of case.
@@ -49,7 +58,7 @@ pub struct Registration {
 }
 
 /// An account created by an admin or the operator, with a chosen role.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     /// E-mail address.
@@ -64,7 +73,7 @@ pub struct NewAccount {
 }
 
 /// E-mail and password, for logging in.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// E-mail address, in any case.
@@ -97,7 +106,7 @@ pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// A password change by the user, proving they know the current one.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     /// The password now.
@@ -107,7 +116,7 @@ pub struct PasswordChange {
 }
 
 /// A signed-in session: the user and their tokens.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct AuthSession {
     /// The account.
     pub user: User,
@@ -122,7 +131,7 @@ pub struct AuthSession {
 }
 
 /// A new access token for the current session.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct AccessToken {
     /// Short-lived bearer token for requests.
     pub access_token: String,
@@ -130,6 +139,71 @@ pub struct AccessToken {
     pub token_type: &'static str,
     /// Seconds until it expires.
     pub expires_in: i64,
+}
+
+// Debug shows everything but passwords and tokens, so these structs can be
+// logged or printed in a failed assertion without leaking a secret.
+const REDACTED: &str = "<redacted>";
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("email", &self.email)
+            .field("password", &REDACTED)
+            .field("display_name", &self.display_name)
+            .finish()
+    }
+}
+
+impl fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("email", &self.email)
+            .field("password", &REDACTED)
+            .field("display_name", &self.display_name)
+            .field("role", &self.role)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .field("password", &REDACTED)
+            .finish()
+    }
+}
+
+impl fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordChange")
+            .field("current_password", &REDACTED)
+            .field("new_password", &REDACTED)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AuthSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthSession")
+            .field("user", &self.user)
+            .field("access_token", &REDACTED)
+            .field("refresh_token", &REDACTED)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("access_token", &REDACTED)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 const BEARER: &str = "Bearer";
@@ -147,6 +221,17 @@ fn collect<T>(result: Result<T>, errors: &mut Vec<FieldError>) -> Option<T> {
             None
         }
     }
+}
+
+/// What a successful password check hands to the session it starts.
+struct Checked {
+    /// The stored hash the password matched.
+    hash: String,
+    /// The lock this check's own attempt set, if it reached the limit.
+    own_lock: Option<Timestamp>,
+    /// A stronger hash of the password, when the stored one is weaker than
+    /// configured.
+    rehash: Option<String>,
 }
 
 struct ValidAccount {
@@ -198,17 +283,25 @@ fn validate_profile(update: ProfileUpdate) -> Result<ProfileChanges> {
 }
 
 impl Lms {
-    /// Signs up a new student and signs them in.
+    /// Signs up a new student and signs them in. The account and its first
+    /// session are one store step: either both exist or neither does.
     pub async fn register(&self, registration: Registration) -> Result<AuthSession> {
         let valid = validate_account(
             &registration.email,
             &registration.password,
             &registration.display_name,
         )?;
+        let now = self.now();
+        let session = SessionId::new();
+        let refresh_token = random_token();
+        let first = FirstSession {
+            id: session,
+            refresh: self.refresh_record(&refresh_token, now),
+        };
         let record = self
-            .insert_account(valid, Role::Student, Actor::Anonymous)
+            .insert_account(valid, Role::Student, Actor::Anonymous, Some(first))
             .await?;
-        self.open_session(&record, None).await
+        self.signed_in(record, session, refresh_token, now)
     }
 
     /// Creates an account with a chosen role: admins and the operator only
@@ -216,7 +309,9 @@ impl Lms {
     pub async fn create_user(&self, actor: &Actor, account: NewAccount) -> Result<User> {
         actor.require_admin()?;
         let valid = validate_account(&account.email, &account.password, &account.display_name)?;
-        let record = self.insert_account(valid, account.role, *actor).await?;
+        let record = self
+            .insert_account(valid, account.role, *actor, None)
+            .await?;
         Ok(record.user)
     }
 
@@ -225,6 +320,7 @@ impl Lms {
         valid: ValidAccount,
         role: Role,
         actor: Actor,
+        first_session: Option<FirstSession>,
     ) -> Result<UserRecord> {
         let password_hash = self.inner.hasher.hash(valid.password.expose()).await?;
         let new = NewUser {
@@ -234,7 +330,10 @@ impl Lms {
             password_hash: password_hash.clone(),
             role,
         };
-        let user = self.store().create_user(new, actor, self.now()).await?;
+        let user = self
+            .store()
+            .create_user(new, first_session, actor, self.now())
+            .await?;
         Ok(UserRecord {
             user,
             password_hash: Some(password_hash),
@@ -266,61 +365,73 @@ impl Lms {
                 .await?;
             return Err(bad_credentials());
         };
-        let rehash = self.check_password(&record, &credentials.password).await?;
+        let checked = self
+            .check_password(&record, &credentials.password, Actor::Anonymous)
+            .await?;
         if record.user.disabled {
             return Err(Error::forbidden("this account is disabled"));
         }
-        self.open_session(&record, rehash).await
+        self.open_session(&record, checked).await
     }
 
-    /// Checks `password` for `record`, applying the lockout. On success,
-    /// returns a fresh hash when the stored one used weaker parameters.
-    async fn check_password(&self, record: &UserRecord, password: &str) -> Result<Option<String>> {
+    /// Checks `password` for `record` on behalf of `actor`, under the
+    /// lockout: the attempt is counted in the store first, and a locked
+    /// account is refused without hashing.
+    async fn check_password(
+        &self,
+        record: &UserRecord,
+        password: &str,
+        actor: Actor,
+    ) -> Result<Checked> {
         let now = self.now();
-        if let Some(until) = record.locked_until.filter(|until| *until > now) {
-            let wait = (until - now).to_std().unwrap_or_default();
-            return Err(Error::rate_limited(
-                format!(
-                    "too many failed logins; try again in {} seconds",
-                    wait.as_secs().max(1)
-                ),
-                wait,
-            ));
-        }
         let stored = record
             .password_hash
             .as_deref()
             .ok_or_else(bad_credentials)?;
-        // Anything longer than the policy allows cannot be the password.
-        let verified = if password.chars().count() > Password::MAX_CHARS {
-            None
-        } else {
-            Some(self.inner.hasher.verify(password, stored).await?)
+        let policy = LockPolicy {
+            max_failures: self.config().max_failed_logins,
+            lock_until: after(now, self.config().lockout()),
         };
-        match verified {
-            Some(v) if v.ok => Ok(if v.needs_rehash {
-                Some(self.inner.hasher.hash(password).await?)
-            } else {
-                None
-            }),
-            _ => {
-                let policy = LockPolicy {
-                    max_failures: self.config().max_failed_logins,
-                    lock_until: after(now, self.config().lockout()),
-                };
-                self.store()
-                    .record_failed_login(record.user.id, policy, now)
-                    .await?;
-                Err(bad_credentials())
-            }
+        let attempt = self
+            .store()
+            .begin_login_attempt(record.user.id, policy, actor, now)
+            .await
+            .map_err(|e| match e.kind() {
+                // Deleted since it was read: no such account any more.
+                ErrorKind::NotFound => bad_credentials(),
+                _ => e,
+            })?;
+        let own_lock = match attempt {
+            LoginAttempt::Locked { until } => return Err(locked_out(until, now)),
+            LoginAttempt::Reserved { locked_until, .. } => locked_until,
+        };
+        // Anything longer than the policy allows cannot be the password;
+        // it still costs one verification, like an unknown e-mail, so the
+        // time taken does not tell which e-mails have accounts.
+        if password.chars().count() > Password::MAX_CHARS {
+            self.inner.hasher.verify_decoy(password).await?;
+            return Err(bad_credentials());
         }
+        let verified = self.inner.hasher.verify(password, stored).await?;
+        if !verified.ok {
+            // Already counted by the reservation: nothing more to write.
+            return Err(bad_credentials());
+        }
+        let rehash = if verified.needs_rehash {
+            Some(self.inner.hasher.hash(password).await?)
+        } else {
+            None
+        };
+        Ok(Checked {
+            hash: stored.to_owned(),
+            own_lock,
+            rehash,
+        })
     }
 
-    async fn open_session(
-        &self,
-        record: &UserRecord,
-        rehashed_password: Option<String>,
-    ) -> Result<AuthSession> {
+    /// Starts a session after a successful check, provided the account is
+    /// still as the check saw it.
+    async fn open_session(&self, record: &UserRecord, checked: Checked) -> Result<AuthSession> {
         let now = self.now();
         let session = SessionId::new();
         let refresh_token = random_token();
@@ -328,12 +439,32 @@ impl Lms {
             id: session,
             user_id: record.user.id,
             refresh: self.refresh_record(&refresh_token, now),
-            rehashed_password,
+            token_version: record.token_version,
+            password_hash: checked.hash,
+            own_lock: checked.own_lock,
+            rehashed_password: checked.rehash,
         };
-        self.store().start_session(new, now).await?;
-        let access = self.access_token(record, session, now)?;
+        self.store()
+            .start_session(new, now)
+            .await
+            .map_err(|e| match e.kind() {
+                ErrorKind::NotFound => bad_credentials(),
+                _ => e,
+            })?;
+        self.signed_in(record.clone(), session, refresh_token, now)
+    }
+
+    /// The answer to a sign-in: the user and a fresh token pair.
+    fn signed_in(
+        &self,
+        record: UserRecord,
+        session: SessionId,
+        refresh_token: String,
+        now: Timestamp,
+    ) -> Result<AuthSession> {
+        let access = self.access_token(&record, session, now)?;
         Ok(AuthSession {
-            user: record.user.clone(),
+            user: record.user,
             access_token: access.access_token,
             refresh_token,
             token_type: BEARER,
@@ -490,10 +621,10 @@ impl Lms {
         };
         let new = Password::parse("new_password", &change.new_password)?;
         let record = self.live_user(id).await?;
-        self.check_password(&record, &change.current_password)
+        self.check_password(&record, &change.current_password, *actor)
             .await
             .map_err(|e| match e.kind() {
-                crate::ErrorKind::Unauthenticated => {
+                ErrorKind::Unauthenticated => {
                     Error::invalid_field("current_password", "is not the current password")
                 }
                 _ => e,
@@ -507,9 +638,18 @@ impl Lms {
     }
 
     /// Sets a user's password without the old one: admins and the operator.
-    /// Every session of the user ends.
+    /// Every session of the user ends. Not on oneself: an admin changes
+    /// their own password with [`change_password`](Self::change_password),
+    /// proving the current one, so a stolen admin session cannot take the
+    /// account over.
     pub async fn reset_password(&self, actor: &Actor, id: UserId, password: &str) -> Result<()> {
         actor.require_admin()?;
+        if actor.user_id() == Some(id) {
+            return Err(Error::forbidden(
+                "an admin cannot reset their own password; use change_password, \
+                 which asks for the current one",
+            ));
+        }
         let new = Password::parse("password", password)?;
         self.live_user(id).await?;
         let hash = self.inner.hasher.hash(new.expose()).await?;
@@ -523,10 +663,10 @@ impl Lms {
     pub async fn delete_account(&self, actor: &Actor, password: &str) -> Result<()> {
         let id = actor.require_user()?;
         let record = self.live_user(id).await?;
-        self.check_password(&record, password)
+        self.check_password(&record, password, *actor)
             .await
             .map_err(|e| match e.kind() {
-                crate::ErrorKind::Unauthenticated => {
+                ErrorKind::Unauthenticated => {
                     Error::invalid_field("password", "is not the current password")
                 }
                 _ => e,
@@ -576,5 +716,96 @@ impl Lms {
     pub async fn events(&self, actor: &Actor, query: &EventQuery) -> Result<Vec<Event>> {
         actor.require_admin()?;
         self.store().events(query).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock as _;
+    use crate::clock::SystemClock;
+
+    const SECRET_WORD: &str = "swordfish-in-the-debug-output";
+
+    #[test]
+    fn debug_output_never_shows_passwords_or_tokens() {
+        let user = User {
+            id: UserId::new(),
+            email: "ada@example.com".into(),
+            display_name: "Ada".into(),
+            bio: None,
+            avatar_key: None,
+            role: Role::Student,
+            disabled: false,
+            created_at: SystemClock.now(),
+            updated_at: SystemClock.now(),
+        };
+        let printed = [
+            format!(
+                "{:?}",
+                Registration {
+                    email: "ada@example.com".into(),
+                    password: SECRET_WORD.into(),
+                    display_name: "Ada".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                NewAccount {
+                    email: "ada@example.com".into(),
+                    password: SECRET_WORD.into(),
+                    display_name: "Ada".into(),
+                    role: Role::Admin,
+                }
+            ),
+            format!(
+                "{:?}",
+                Credentials {
+                    email: "ada@example.com".into(),
+                    password: SECRET_WORD.into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                PasswordChange {
+                    current_password: SECRET_WORD.into(),
+                    new_password: SECRET_WORD.into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                AuthSession {
+                    user,
+                    access_token: SECRET_WORD.into(),
+                    refresh_token: SECRET_WORD.into(),
+                    token_type: BEARER,
+                    expires_in: 900,
+                }
+            ),
+            format!(
+                "{:#?}",
+                AccessToken {
+                    access_token: SECRET_WORD.into(),
+                    token_type: BEARER,
+                    expires_in: 900,
+                }
+            ),
+        ];
+        for text in printed {
+            assert!(!text.contains(SECRET_WORD), "{text}");
+            assert!(text.contains(REDACTED), "{text}");
+        }
+    }
+
+    #[test]
+    fn debug_output_keeps_what_is_not_secret() {
+        let credentials = Credentials {
+            email: "ada@example.com".into(),
+            password: SECRET_WORD.into(),
+        };
+        assert_eq!(
+            format!("{credentials:?}"),
+            r#"Credentials { email: "ada@example.com", password: "<redacted>" }"#
+        );
     }
 }

@@ -25,7 +25,8 @@ use super::courses::{
 };
 use super::enrollment::{EnrollOutcome, EnrollRequest, ProgressChange, ProgressRecorded};
 use super::{
-    LockPolicy, NewRefreshToken, NewSession, NewUser, ProfileChanges, Rotation, UserQuery,
+    FirstSession, LockPolicy, LoginAttempt, NewRefreshToken, NewSession, NewUser, ProfileChanges,
+    Rotation, UserQuery,
 };
 use crate::actor::Actor;
 use crate::catalog::{
@@ -54,15 +55,19 @@ macro_rules! store_conformance_tests {
             a_created_user_reads_back_by_id_and_email,
             a_duplicate_email_is_a_conflict_and_changes_nothing,
             a_user_created_by_the_operator_is_logged_as_created,
+            a_sign_up_creates_the_account_and_its_first_session_together,
             session_user_tells_live_from_ended_sessions,
-            failed_logins_count_up_and_lock_at_the_limit,
+            login_attempts_count_up_and_lock_at_the_limit,
+            concurrent_login_attempts_never_pass_the_limit,
             starting_a_session_clears_failures_and_stores_a_rehash,
+            a_session_starts_only_while_the_checked_credentials_hold,
+            a_lock_set_by_other_attempts_stops_a_session_and_its_own_does_not,
             a_refresh_token_rotates_exactly_once,
             reusing_a_rotated_token_revokes_the_session,
-            concurrent_uses_of_one_refresh_token_have_one_winner,
+            concurrent_uses_of_one_refresh_token_rotate_once_and_revoke_the_session_as_reuse,
             expired_and_unknown_refresh_tokens_change_nothing,
             ending_a_session_is_idempotent,
-            a_profile_update_sets_and_clears_fields,
+            a_profile_update_sets_and_clears_only_what_differs,
             a_password_change_bumps_the_version_and_keeps_one_session,
             setting_the_current_role_changes_nothing,
             disabling_revokes_sessions_and_enabling_does_not,
@@ -156,7 +161,7 @@ fn new_user(email: &str) -> NewUser {
 
 async fn make_user(store: &dyn Store, email: &str) -> UserId {
     store
-        .create_user(new_user(email), Actor::Anonymous, t0())
+        .create_user(new_user(email), None, Actor::Anonymous, t0())
         .await
         .expect("create_user")
         .id
@@ -169,21 +174,48 @@ fn token(name: &str, expires_at: Timestamp) -> NewRefreshToken {
     }
 }
 
+/// A session for `user` as a login that checked the stored password now
+/// would ask for it.
+async fn session_for(store: &dyn Store, user: UserId, refresh: &str) -> NewSession {
+    let record = store.user(user).await.expect("user").expect("user exists");
+    NewSession {
+        id: SessionId::new(),
+        user_id: user,
+        refresh: token(refresh, later(3600)),
+        token_version: record.token_version,
+        password_hash: record.password_hash.expect("a live user has a password"),
+        own_lock: None,
+        rehashed_password: None,
+    }
+}
+
 async fn start(store: &dyn Store, user: UserId, refresh: &str) -> SessionId {
-    let id = SessionId::new();
+    let session = session_for(store, user, refresh).await;
+    let id = session.id;
     store
-        .start_session(
-            NewSession {
-                id,
-                user_id: user,
-                refresh: token(refresh, later(3600)),
-                rehashed_password: None,
-            },
-            t0(),
-        )
+        .start_session(session, t0())
         .await
         .expect("start_session");
     id
+}
+
+fn policy(max_failures: u32) -> LockPolicy {
+    LockPolicy {
+        max_failures,
+        lock_until: later(900),
+    }
+}
+
+/// Events of one kind, in order.
+async fn events_of(store: &dyn Store, kind: &str) -> Vec<crate::events::Event> {
+    store
+        .events(&EventQuery {
+            kind: Some(kind.into()),
+            limit: Some(1000),
+            ..EventQuery::default()
+        })
+        .await
+        .expect("events")
 }
 
 async fn live(store: &dyn Store, user: UserId, session: SessionId) -> bool {
@@ -598,7 +630,7 @@ async fn assert_pages(store: &dyn Store, filter: &CatalogFilter, expected: &[Cou
 pub async fn a_created_user_reads_back_by_id_and_email(store: Arc<dyn Store>) {
     let new = new_user("ada@example.com");
     let created = store
-        .create_user(new.clone(), Actor::Anonymous, t0())
+        .create_user(new.clone(), None, Actor::Anonymous, t0())
         .await
         .unwrap();
     assert_eq!(created.id, new.id);
@@ -639,7 +671,7 @@ pub async fn a_duplicate_email_is_a_conflict_and_changes_nothing(store: Arc<dyn 
     let mut again = new_user("ada@example.com");
     again.display_name = "Impostor".into();
     let err = store
-        .create_user(again.clone(), Actor::Anonymous, later(1))
+        .create_user(again.clone(), None, Actor::Anonymous, later(1))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
@@ -655,12 +687,74 @@ pub async fn a_duplicate_email_is_a_conflict_and_changes_nothing(store: Arc<dyn 
 pub async fn a_user_created_by_the_operator_is_logged_as_created(store: Arc<dyn Store>) {
     let mut new = new_user("root@example.com");
     new.role = Role::Admin;
-    let user = store.create_user(new, system(), t0()).await.unwrap();
+    let user = store.create_user(new, None, system(), t0()).await.unwrap();
     assert_eq!(user.role, Role::Admin);
     let events = store.events(&EventQuery::default()).await.unwrap();
     assert_eq!(events[0].kind, kinds::USER_CREATED);
     assert_eq!(events[0].actor_kind, "system");
     assert_eq!(events[0].payload, json!({ "role": "admin" }));
+}
+
+/// A sign-up with a first session writes the account, the session and its
+/// refresh token in one step, logged as `user.registered` then
+/// `session.started`; when the e-mail is taken, neither is written.
+pub async fn a_sign_up_creates_the_account_and_its_first_session_together(store: Arc<dyn Store>) {
+    let new = new_user("ada@example.com");
+    let first = FirstSession {
+        id: SessionId::new(),
+        refresh: token("f1", later(3600)),
+    };
+    store
+        .create_user(new.clone(), Some(first.clone()), Actor::Anonymous, t0())
+        .await
+        .unwrap();
+    assert!(live(&*store, new.id, first.id).await);
+    assert_eq!(
+        kinds_of(&*store, new.id).await,
+        [kinds::USER_REGISTERED, kinds::SESSION_STARTED]
+    );
+    let started = &events_of(&*store, kinds::SESSION_STARTED).await[0];
+    assert_eq!(
+        (started.subject_type.as_str(), started.subject_id),
+        ("session", first.id.0)
+    );
+    assert_eq!(started.payload, json!({ "rehashed_password": false }));
+    let rotated = store
+        .rotate_refresh_token(&first.refresh.hash, token("f2", later(7200)), later(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        rotated,
+        Rotation::Rotated {
+            user_id: new.id,
+            session_id: first.id
+        }
+    );
+
+    let taken = FirstSession {
+        id: SessionId::new(),
+        refresh: token("t1", later(3600)),
+    };
+    let err = store
+        .create_user(
+            new_user("ada@example.com"),
+            Some(taken.clone()),
+            Actor::Anonymous,
+            later(2),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    let unwritten = store
+        .rotate_refresh_token(&taken.refresh.hash, token("t2", later(7200)), later(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        unwritten,
+        Rotation::Invalid,
+        "no session without its account"
+    );
+    assert_eq!(events_of(&*store, kinds::SESSION_STARTED).await.len(), 1);
 }
 
 /// `session_user` answers for the user's own live session only.
@@ -688,72 +782,148 @@ pub async fn session_user_tells_live_from_ended_sessions(store: Arc<dyn Store>) 
     assert!(!live(&*store, ada, session).await);
 }
 
-/// Each failure counts; the one reaching the limit locks and resets the
-/// count; every failure is one event.
-pub async fn failed_logins_count_up_and_lock_at_the_limit(store: Arc<dyn Store>) {
+/// Each attempt counts when it begins; the one reaching the limit locks the
+/// account. While locked nothing counts and nothing is written; once the
+/// lock has run out, counting starts again at one. Each counted attempt is
+/// one `user.login_attempted` event by the given actor.
+pub async fn login_attempts_count_up_and_lock_at_the_limit(store: Arc<dyn Store>) {
     let ada = make_user(&*store, "ada@example.com").await;
-    let policy = LockPolicy {
-        max_failures: 3,
-        lock_until: later(900),
+    let herself = Actor::User {
+        id: ada,
+        role: Role::Student,
+        session: SessionId::new(),
     };
-    for expected in 1..=2 {
-        let r = store
-            .record_failed_login(ada, policy, later(1))
+    for (attempt, actor) in [(1, Actor::Anonymous), (2, herself)] {
+        let reserved = store
+            .begin_login_attempt(ada, policy(3), actor, later(1))
             .await
             .unwrap();
-        assert_eq!((r.failed_logins, r.locked_until), (expected, None));
+        assert_eq!(
+            reserved,
+            LoginAttempt::Reserved {
+                attempt,
+                locked_until: None
+            }
+        );
+        let r = store.user(ada).await.unwrap().unwrap();
+        assert_eq!((r.failed_logins, r.locked_until), (attempt, None));
     }
-    let r = store
-        .record_failed_login(ada, policy, later(2))
+    let third = store
+        .begin_login_attempt(ada, policy(3), Actor::Anonymous, later(2))
         .await
         .unwrap();
-    assert_eq!((r.failed_logins, r.locked_until), (0, Some(later(900))));
-    let stored = store.user(ada).await.unwrap().unwrap();
-    assert_eq!(stored.locked_until, Some(later(900)));
-    let events = store
-        .events(&EventQuery {
-            kind: Some(kinds::USER_LOGIN_FAILED.into()),
-            ..EventQuery::default()
+    assert_eq!(
+        third,
+        LoginAttempt::Reserved {
+            attempt: 3,
+            locked_until: Some(later(900))
+        }
+    );
+    let locked = store
+        .begin_login_attempt(ada, policy(3), Actor::Anonymous, later(899))
+        .await
+        .unwrap();
+    assert_eq!(locked, LoginAttempt::Locked { until: later(900) });
+    let r = store.user(ada).await.unwrap().unwrap();
+    assert_eq!((r.failed_logins, r.locked_until), (3, Some(later(900))));
+
+    let events = events_of(&*store, kinds::USER_LOGIN_ATTEMPTED).await;
+    assert_eq!(events.len(), 3, "a refused attempt writes nothing");
+    assert_eq!(
+        events[0].payload,
+        json!({ "attempt": 1, "locked_until": null })
+    );
+    assert_eq!(
+        (events[0].actor_kind.as_str(), events[0].actor_id),
+        ("anonymous", None)
+    );
+    assert_eq!(
+        (events[1].actor_kind.as_str(), events[1].actor_id),
+        ("user", Some(ada.0))
+    );
+    assert_eq!(
+        events[2].payload,
+        json!({ "attempt": 3, "locked_until": later(900) })
+    );
+
+    // The lock runs out at its time: the next attempt is the first again.
+    let policy_then = LockPolicy {
+        max_failures: 3,
+        lock_until: later(1800),
+    };
+    let fresh = store
+        .begin_login_attempt(ada, policy_then, Actor::Anonymous, later(900))
+        .await
+        .unwrap();
+    assert_eq!(
+        fresh,
+        LoginAttempt::Reserved {
+            attempt: 1,
+            locked_until: None
+        }
+    );
+    let r = store.user(ada).await.unwrap().unwrap();
+    assert_eq!((r.failed_logins, r.locked_until), (1, None));
+}
+
+/// Many attempts at once: exactly the limit's worth are counted, the
+/// last of them locks, and every other one finds the account locked.
+pub async fn concurrent_login_attempts_never_pass_the_limit(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .begin_login_attempt(ada, policy(5), Actor::Anonymous, later(1))
+                    .await
+                    .unwrap()
+            })
         })
-        .await
-        .unwrap();
-    assert_eq!(events.len(), 3);
-    assert_eq!(events[2].payload["locked_until"], json!(later(900)));
-    assert_eq!(events[0].payload["locked_until"], json!(null));
+        .collect();
+    let mut attempts = Vec::new();
+    let mut locked = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            LoginAttempt::Reserved {
+                attempt,
+                locked_until,
+            } => {
+                assert_eq!(locked_until.is_some(), attempt == 5, "attempt {attempt}");
+                attempts.push(attempt);
+            }
+            LoginAttempt::Locked { until } => {
+                assert_eq!(until, later(900));
+                locked += 1;
+            }
+        }
+    }
+    attempts.sort_unstable();
+    assert_eq!(attempts, [1, 2, 3, 4, 5]);
+    assert_eq!(locked, 15);
+    assert_eq!(
+        events_of(&*store, kinds::USER_LOGIN_ATTEMPTED).await.len(),
+        5
+    );
 }
 
 /// A login clears the count and lock, and stores a rehash when given.
 pub async fn starting_a_session_clears_failures_and_stores_a_rehash(store: Arc<dyn Store>) {
     let ada = make_user(&*store, "ada@example.com").await;
-    let policy = LockPolicy {
-        max_failures: 5,
-        lock_until: later(900),
-    };
-    store.record_failed_login(ada, policy, t0()).await.unwrap();
-    let id = SessionId::new();
     store
-        .start_session(
-            NewSession {
-                id,
-                user_id: ada,
-                refresh: token("r1", later(3600)),
-                rehashed_password: Some("$argon2id$rehashed".into()),
-            },
-            later(5),
-        )
+        .begin_login_attempt(ada, policy(5), Actor::Anonymous, t0())
         .await
         .unwrap();
+    assert_eq!(store.user(ada).await.unwrap().unwrap().failed_logins, 1);
+    let mut session = session_for(&*store, ada, "r1").await;
+    session.rehashed_password = Some("$argon2id$rehashed".into());
+    let id = session.id;
+    store.start_session(session, later(5)).await.unwrap();
     let r = store.user(ada).await.unwrap().unwrap();
     assert_eq!(r.failed_logins, 0);
     assert_eq!(r.password_hash.as_deref(), Some("$argon2id$rehashed"));
     assert!(live(&*store, ada, id).await);
-    let events = store
-        .events(&EventQuery {
-            kind: Some(kinds::SESSION_STARTED.into()),
-            ..EventQuery::default()
-        })
-        .await
-        .unwrap();
+    let events = events_of(&*store, kinds::SESSION_STARTED).await;
     assert_eq!(events.len(), 1);
     assert_eq!(
         (events[0].subject_type.as_str(), events[0].subject_id),
@@ -765,6 +935,118 @@ pub async fn starting_a_session_clears_failures_and_stores_a_rehash(store: Arc<d
     start(&*store, ada, "r2").await;
     let r = store.user(ada).await.unwrap().unwrap();
     assert_eq!(r.password_hash.as_deref(), Some("$argon2id$rehashed"));
+}
+
+/// A session starts only if the password hash and token version the login
+/// checked are still the stored ones and the account is not disabled; a
+/// refused start is `unauthenticated` and writes nothing, so a login racing
+/// a password change can neither survive it nor put the old hash back.
+pub async fn a_session_starts_only_while_the_checked_credentials_hold(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let checked_before = session_for(&*store, ada, "old").await;
+    store
+        .set_password(ada, "$argon2id$new".into(), None, system(), later(1))
+        .await
+        .unwrap();
+    let refused = |mut session: NewSession, why: &'static str| {
+        let store = store.clone();
+        async move {
+            session.rehashed_password = Some("$argon2id$rehash-of-the-old-password".into());
+            let id = session.id;
+            let err = store.start_session(session, later(2)).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{why}: {err}");
+            assert!(
+                !live(&*store, ada, id).await,
+                "{why}: a session was written"
+            );
+        }
+    };
+    refused(checked_before.clone(), "old hash and version").await;
+    let mut old_hash = session_for(&*store, ada, "h").await;
+    old_hash.password_hash = checked_before.password_hash.clone();
+    refused(old_hash, "old hash, current version").await;
+    let mut old_version = session_for(&*store, ada, "v").await;
+    old_version.token_version = checked_before.token_version;
+    refused(old_version, "current hash, old version").await;
+
+    // Disabling bumps the version; a login that read it afterwards is still
+    // refused while the account stays disabled.
+    store
+        .set_disabled(ada, true, system(), later(3))
+        .await
+        .unwrap();
+    refused(session_for(&*store, ada, "d").await, "disabled").await;
+    store
+        .set_disabled(ada, false, system(), later(4))
+        .await
+        .unwrap();
+    start(&*store, ada, "ok").await;
+
+    let r = store.user(ada).await.unwrap().unwrap();
+    assert_eq!(r.password_hash.as_deref(), Some("$argon2id$new"));
+    assert_eq!(
+        kinds_of(&*store, ada).await,
+        [
+            kinds::USER_REGISTERED,
+            kinds::USER_PASSWORD_CHANGED,
+            kinds::USER_DISABLED,
+            kinds::USER_ENABLED,
+            kinds::SESSION_STARTED
+        ]
+    );
+}
+
+/// A lock set by another attempt while a password was being checked stops
+/// the session (`rate_limited`, nothing written); the lock the login's own
+/// attempt set does not, and the session clears it.
+pub async fn a_lock_set_by_other_attempts_stops_a_session_and_its_own_does_not(
+    store: Arc<dyn Store>,
+) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let first = store
+        .begin_login_attempt(ada, policy(2), Actor::Anonymous, t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        LoginAttempt::Reserved {
+            attempt: 1,
+            locked_until: None
+        }
+    );
+    let LoginAttempt::Reserved {
+        locked_until: Some(lock),
+        ..
+    } = store
+        .begin_login_attempt(ada, policy(2), Actor::Anonymous, t0())
+        .await
+        .unwrap()
+    else {
+        panic!("the second attempt reaches the limit and locks");
+    };
+
+    // The first attempt's password turns out right, but the second one
+    // locked the account meanwhile.
+    let by_first = session_for(&*store, ada, "s1").await;
+    let first_id = by_first.id;
+    let err = store.start_session(by_first, later(1)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(899)));
+    assert!(!live(&*store, ada, first_id).await);
+    assert_eq!(
+        store.user(ada).await.unwrap().unwrap().locked_until,
+        Some(lock)
+    );
+
+    // The second attempt's password is right: its own lock lets it in.
+    let mut by_second = session_for(&*store, ada, "s2").await;
+    by_second.own_lock = Some(lock);
+    let second_id = by_second.id;
+    store.start_session(by_second, later(1)).await.unwrap();
+    assert!(live(&*store, ada, second_id).await);
+    let r = store.user(ada).await.unwrap().unwrap();
+    assert_eq!((r.failed_logins, r.locked_until), (0, None));
+    assert_eq!(events_of(&*store, kinds::SESSION_STARTED).await.len(), 1);
 }
 
 /// A live token rotates into the next one, which rotates in turn.
@@ -841,32 +1123,59 @@ pub async fn reusing_a_rotated_token_revokes_the_session(store: Arc<dyn Store>) 
     );
 }
 
-/// Two uses of one token at once: exactly one rotates.
-pub async fn concurrent_uses_of_one_refresh_token_have_one_winner(store: Arc<dyn Store>) {
+/// Four uses of one token at once: exactly one rotates; the other three
+/// find it used, count as reuse, and the session is revoked, so the
+/// winner's new token does not work either. One reuse event is written.
+pub async fn concurrent_uses_of_one_refresh_token_rotate_once_and_revoke_the_session_as_reuse(
+    store: Arc<dyn Store>,
+) {
     let ada = make_user(&*store, "ada@example.com").await;
-    start(&*store, ada, "r1").await;
+    let session = start(&*store, ada, "r1").await;
     let tasks: Vec<_> = (0..4)
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
-                store
-                    .rotate_refresh_token(
-                        &token("r1", t0()).hash,
-                        token(&format!("n{i}"), later(7200)),
-                        later(10),
-                    )
+                let next = token(&format!("n{i}"), later(7200));
+                let rotation = store
+                    .rotate_refresh_token(&token("r1", t0()).hash, next.clone(), later(10))
                     .await
-                    .unwrap()
+                    .unwrap();
+                (rotation, next)
             })
         })
         .collect();
-    let mut rotated = 0;
+    let (mut rotated, mut reused) = (Vec::new(), 0);
     for task in tasks {
-        if matches!(task.await.unwrap(), Rotation::Rotated { .. }) {
-            rotated += 1;
+        match task.await.unwrap() {
+            (Rotation::Rotated { session_id, .. }, next) => {
+                assert_eq!(session_id, session);
+                rotated.push(next);
+            }
+            (Rotation::Reused { session_id, .. }, _) => {
+                assert_eq!(session_id, session);
+                reused += 1;
+            }
+            (Rotation::Invalid, _) => panic!("a use of a live token was Invalid"),
         }
     }
-    assert_eq!(rotated, 1);
+    assert_eq!((rotated.len(), reused), (1, 3));
+    assert!(
+        !live(&*store, ada, session).await,
+        "reuse revokes the session"
+    );
+    let winner = store
+        .rotate_refresh_token(&rotated[0].hash, token("w", later(7200)), later(11))
+        .await
+        .unwrap();
+    assert_eq!(winner, Rotation::Invalid);
+    let events = kinds_of(&*store, ada).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|k| *k == kinds::SESSION_REUSE_DETECTED)
+            .count(),
+        1
+    );
 }
 
 /// Expired and unknown tokens are `Invalid` and write nothing.
@@ -936,8 +1245,10 @@ pub async fn ending_a_session_is_idempotent(store: Arc<dyn Store>) {
     assert_eq!(rotation, Rotation::Invalid);
 }
 
-/// Profile fields change, clear, or stay when not mentioned.
-pub async fn a_profile_update_sets_and_clears_fields(store: Arc<dyn Store>) {
+/// Profile fields change, clear, or stay when not mentioned. Only fields
+/// whose value differs count: the event names those, and an update that
+/// changes nothing writes nothing (no event, same `updated_at`).
+pub async fn a_profile_update_sets_and_clears_only_what_differs(store: Arc<dyn Store>) {
     let ada = make_user(&*store, "ada@example.com").await;
     let changes = ProfileChanges {
         display_name: Some("Ada L.".into()),
@@ -945,7 +1256,7 @@ pub async fn a_profile_update_sets_and_clears_fields(store: Arc<dyn Store>) {
         avatar_key: Some(Some("avatars/ada.png".into())),
     };
     let user = store
-        .update_profile(ada, changes, system(), later(5))
+        .update_profile(ada, changes.clone(), system(), later(5))
         .await
         .unwrap();
     assert_eq!(user.display_name, "Ada L.");
@@ -954,27 +1265,46 @@ pub async fn a_profile_update_sets_and_clears_fields(store: Arc<dyn Store>) {
     assert_eq!(user.updated_at, later(5));
     assert_eq!(user.created_at, t0());
 
-    let clear_bio = ProfileChanges {
+    // The same values again: nothing to change.
+    let same = store
+        .update_profile(ada, changes, system(), later(6))
+        .await
+        .unwrap();
+    assert_eq!(same, user);
+
+    // One field the same, one different: only the different one counts.
+    let partly = ProfileChanges {
+        display_name: Some("Ada L.".into()),
         bio: Some(None),
         ..ProfileChanges::default()
     };
     let user = store
-        .update_profile(ada, clear_bio, system(), later(6))
+        .update_profile(ada, partly, system(), later(7))
         .await
         .unwrap();
     assert_eq!(user.bio, None);
     assert_eq!(user.display_name, "Ada L.");
     assert_eq!(user.avatar_key.as_deref(), Some("avatars/ada.png"));
+    assert_eq!(user.updated_at, later(7));
     assert_eq!(store.user(ada).await.unwrap().unwrap().user, user);
 
-    let events = store
-        .events(&EventQuery {
-            kind: Some(kinds::USER_PROFILE_UPDATED.into()),
-            ..EventQuery::default()
-        })
+    // Clearing what is already clear changes nothing.
+    let clear_again = ProfileChanges {
+        bio: Some(None),
+        ..ProfileChanges::default()
+    };
+    let same = store
+        .update_profile(ada, clear_again, system(), later(8))
         .await
         .unwrap();
+    assert_eq!(same, user);
+
+    let events = events_of(&*store, kinds::USER_PROFILE_UPDATED).await;
     assert_eq!(events.len(), 2);
+    assert_eq!(
+        events[0].payload,
+        json!({ "fields": ["display_name", "bio", "avatar_key"] })
+    );
     assert_eq!(events[1].payload, json!({ "fields": ["bio"] }));
 }
 
@@ -1240,19 +1570,18 @@ pub async fn the_event_log_pages_by_cursor_and_filters(store: Arc<dyn Store>) {
 /// Every user step on an unknown id is `not_found` and writes nothing.
 pub async fn steps_on_a_missing_user_are_not_found(store: Arc<dyn Store>) {
     let ghost = UserId::new();
-    let policy = LockPolicy {
-        max_failures: 5,
-        lock_until: later(900),
-    };
     let session = NewSession {
         id: SessionId::new(),
         user_id: ghost,
         refresh: token("g1", later(3600)),
+        token_version: 0,
+        password_hash: HASH.into(),
+        own_lock: None,
         rehashed_password: None,
     };
     let results = [
         store
-            .record_failed_login(ghost, policy, t0())
+            .begin_login_attempt(ghost, policy(5), Actor::Anonymous, t0())
             .await
             .map(drop),
         store.start_session(session, t0()).await,
@@ -1311,7 +1640,10 @@ pub async fn times_round_trip_to_the_microsecond(store: Arc<dyn Store>) {
         max_failures: 1,
         lock_until: lock,
     };
-    store.record_failed_login(ada, policy, t0()).await.unwrap();
+    store
+        .begin_login_attempt(ada, policy, Actor::Anonymous, t0())
+        .await
+        .unwrap();
     let r = store.user(ada).await.unwrap().unwrap();
     assert_eq!(r.locked_until, Some(lock));
     assert_eq!(r.user.created_at, t0());

@@ -68,7 +68,9 @@ pub struct UserRecord {
     /// Bumped by every password change, disable and delete: access tokens
     /// carry it, and one with an older value is refused.
     pub token_version: i64,
-    /// Wrong passwords in a row since the last success or lock.
+    /// Password checks since the last success that have not (yet)
+    /// succeeded: each is counted when it begins, a success resets the
+    /// count. It stays at the limit while the account is locked.
     pub failed_logins: i64,
     /// Logins are refused until then.
     pub locked_until: Option<Timestamp>,
@@ -129,7 +131,23 @@ pub struct NewRefreshToken {
     pub expires_at: Timestamp,
 }
 
-/// A login session to open.
+/// The first session of a new account, opened in the same step that
+/// creates it (self-service sign-up), so no account is left without one.
+#[derive(Debug, Clone)]
+pub struct FirstSession {
+    /// The session (refresh-token family) id.
+    pub id: SessionId,
+    /// The first refresh token.
+    pub refresh: NewRefreshToken,
+}
+
+/// A login session to open, with what the password check relied on.
+///
+/// The session starts only if, when it is written, the account still has
+/// the `token_version` and `password_hash` the login read and verified, is
+/// neither disabled nor deleted, and is not locked by another attempt. So a
+/// login that raced a password change, a disable or a lockout cannot undo
+/// it, and a rehash can never put back an old password's hash.
 #[derive(Debug, Clone)]
 pub struct NewSession {
     /// The session (refresh-token family) id.
@@ -138,10 +156,17 @@ pub struct NewSession {
     pub user_id: UserId,
     /// The first refresh token.
     pub refresh: NewRefreshToken,
+    /// The token version the login read.
+    pub token_version: i64,
+    /// The stored hash the password was verified against.
+    pub password_hash: String,
+    /// The lock this login's own attempt set by reaching the limit (see
+    /// [`LoginAttempt::Reserved`]): it does not stop the session, while a
+    /// lock any other attempt set does.
+    pub own_lock: Option<Timestamp>,
     /// A fresh hash to store when the stored one used weaker parameters.
     pub rehashed_password: Option<String>,
 }
-
 /// What presenting a refresh token did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rotation {
@@ -163,13 +188,44 @@ pub enum Rotation {
     Invalid,
 }
 
-/// The lock rule applied by [`AccountStore::record_failed_login`].
+/// The lock rule applied by [`AccountStore::begin_login_attempt`].
 #[derive(Debug, Clone, Copy)]
 pub struct LockPolicy {
-    /// Failures in a row that lock the account.
+    /// Attempts in a row, without a success, that lock the account.
     pub max_failures: u32,
-    /// Locked until then when this failure reaches the limit.
+    /// Locked until then when this attempt reaches the limit.
     pub lock_until: Timestamp,
+}
+
+/// What [`AccountStore::begin_login_attempt`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// The attempt is counted: go on and check the password.
+    Reserved {
+        /// Its number since the last success or lock (1 for the first).
+        attempt: i64,
+        /// When this attempt reached the limit: the lock it set. A session
+        /// it then starts passes this as [`NewSession::own_lock`].
+        locked_until: Option<Timestamp>,
+    },
+    /// The account is locked until then; nothing was counted and the
+    /// password must not be checked.
+    Locked {
+        /// When attempts are allowed again.
+        until: Timestamp,
+    },
+}
+
+/// The error for a locked account at `now`, with the time left.
+pub(crate) fn locked_out(until: Timestamp, now: Timestamp) -> Error {
+    let wait = (until - now).to_std().unwrap_or_default();
+    Error::rate_limited(
+        format!(
+            "too many failed logins; try again in {} seconds",
+            wait.as_secs().max(1)
+        ),
+        wait,
+    )
 }
 
 /// Which users to list.
@@ -198,8 +254,18 @@ impl UserQuery {
 /// Accounts, sessions and login throttling.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
-    /// Inserts a user. A taken e-mail is a `conflict`.
-    async fn create_user(&self, new: NewUser, actor: Actor, at: Timestamp) -> Result<User>;
+    /// Inserts a user and, for a sign-up, opens their first session in the
+    /// same transaction. A taken e-mail is a `conflict` and writes nothing.
+    ///
+    /// Events: `user.registered` (anonymous actor) or `user.created`, then
+    /// `session.started` when there is a first session.
+    async fn create_user(
+        &self,
+        new: NewUser,
+        first_session: Option<FirstSession>,
+        actor: Actor,
+        at: Timestamp,
+    ) -> Result<User>;
 
     /// A user by id, deleted ones included.
     async fn user(&self, id: UserId) -> Result<Option<UserRecord>>;
@@ -214,18 +280,37 @@ pub trait AccountStore: Send + Sync {
         session: SessionId,
     ) -> Result<Option<(UserRecord, bool)>>;
 
-    /// Counts a wrong password; locks the account when the count reaches the
-    /// policy's limit (and starts counting again from zero). Returns the
-    /// record as it now is.
-    async fn record_failed_login(
+    /// Reserves one password check for `user`, before any hashing: counts
+    /// it as a failure until a session starts (or the password is changed),
+    /// and locks the account when the count reaches the policy's limit.
+    /// While the account is locked nothing is counted and the answer is
+    /// [`LoginAttempt::Locked`]. A missing or deleted user is `not_found`.
+    ///
+    /// Counting first, in one atomic step, is what holds the limit under
+    /// concurrency: of any number of simultaneous attempts at most the
+    /// limit's worth get a `Reserved` and reach the hasher, and a lock is in
+    /// force the moment the last one is counted, whatever the outcome of the
+    /// checks still running.
+    ///
+    /// The reservation is the only state change a password check makes, so
+    /// it writes the event, `user.login_attempted` by `actor` (payload: the
+    /// attempt number and the lock it set, if any). A wrong password then
+    /// changes nothing more and writes nothing; a right one starts a session
+    /// (`session.started`), which resets the count.
+    async fn begin_login_attempt(
         &self,
         user: UserId,
         policy: LockPolicy,
+        actor: Actor,
         at: Timestamp,
-    ) -> Result<UserRecord>;
+    ) -> Result<LoginAttempt>;
 
-    /// A successful login: clears the failure count and opens a session
-    /// with its first refresh token (and stores a rehashed password).
+    /// A successful login: opens a session with its first refresh token,
+    /// resets the attempt count and lock (and stores a rehashed password),
+    /// provided the account is still as [`NewSession`] describes. Otherwise
+    /// writes nothing: a lock set by another attempt is `rate_limited`, a
+    /// missing or deleted user `not_found`, a changed password or token
+    /// version or a disabled account `unauthenticated`.
     async fn start_session(&self, session: NewSession, at: Timestamp) -> Result<()>;
 
     /// Uses the refresh token with hash `presented`: a live one is replaced
@@ -241,7 +326,9 @@ pub trait AccountStore: Send + Sync {
     /// `presented`. Unknown or already-ended sessions change nothing.
     async fn end_session(&self, presented: &str, at: Timestamp) -> Result<()>;
 
-    /// Changes profile fields of a live user.
+    /// Changes profile fields of a live user. Only fields whose value
+    /// differs are written and named in the event; when none differs
+    /// nothing is written and the user comes back as they are.
     async fn update_profile(
         &self,
         user: UserId,

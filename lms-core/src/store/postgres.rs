@@ -39,10 +39,18 @@ impl PostgresStore {
                 ));
             }
             // The name is a checked plain identifier, so quoting is enough.
+            let create = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
             let mut conn = options.connect().await?;
-            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-                .execute(&mut conn)
-                .await?;
+            // Two instances starting at once can both find the schema
+            // missing; the slower one then fails on the catalog's unique
+            // key. By then the schema exists, so one retry succeeds.
+            if let Err(err) = sqlx::query(&create).execute(&mut conn).await {
+                let raced = matches!(&err, sqlx::Error::Database(db) if db.is_unique_violation());
+                if !raced {
+                    return Err(err.into());
+                }
+                sqlx::query(&create).execute(&mut conn).await?;
+            }
             conn.close().await?;
             options = options.options([("search_path", schema)]);
         }
@@ -68,12 +76,31 @@ impl PostgresStore {
     }
 }
 
+/// Locks the row read, so no other transaction changes it before this
+/// one's update.
+const FOR_UPDATE: &str = " FOR UPDATE";
+
+/// Taken just before every event insert, held until the commit: the
+/// event-order lock.
+///
+/// An identity column hands out ids at insert time, but transactions commit
+/// in their own order, so without it a reader could see event 8 committed
+/// while 7 is still in flight, move its cursor past 7 and never see it.
+/// Under this lock the id is drawn and the transaction commits before the
+/// next writer may draw one, so ids become visible in order and a cursor
+/// never skips one.
+///
+/// The cost: transactions that write events serialize at their end. Every
+/// step inserts its event as its last statement, so the lock is held only
+/// from that insert to the commit (one round trip). The second key is the
+/// `events` table's oid, so each schema (school) has its own lock.
+const BEFORE_EVENT: Option<&str> =
+    Some("SELECT pg_advisory_xact_lock(7263, 'events'::regclass::oid::int4)");
+
 fn ts(at: Timestamp) -> Timestamp {
     at
 }
 
-/// Locks the rows a `SELECT` reads until the transaction ends.
-const FOR_UPDATE: &str = " FOR UPDATE";
 /// Courses carrying the tag `$7`.
 const TAG_MATCH: &str = "tags @> jsonb_build_array(CAST($7 AS TEXT))";
 /// Courses matching the text-search query `$8`.

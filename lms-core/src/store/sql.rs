@@ -9,7 +9,15 @@
 //! The expanding module provides:
 //! - `self.pool` and `async fn write(&self) -> Result<Transaction<'static, DB>>`,
 //!   which begins a transaction that will write;
-//! - `fn ts(Timestamp)`, binding a time the way the backend stores it.
+//! - `fn ts(Timestamp)`, binding a time the way the backend stores it;
+//! - `FOR_UPDATE: &str`, appended to a `SELECT` that reads a row the step
+//!   then changes, so no other writer changes it in between;
+//! - `BEFORE_EVENT: Option<&str>`, a statement run just before each event
+//!   insert (PostgreSQL's event-order lock, see `postgres.rs`).
+//!
+//! Every step that writes an event writes it as its last statement before
+//! the commit: on PostgreSQL `BEFORE_EVENT` takes a lock held until the
+//! commit, and it must be held as briefly as possible.
 
 pub(crate) mod courses;
 pub(crate) mod enrollment;
@@ -66,8 +74,9 @@ macro_rules! sql_store {
         use $crate::events::{kinds, Event, EventQuery, NewEvent};
         use $crate::store::sql::{contains_pattern, revoked, unique_as, USER_COLUMNS};
         use $crate::store::{
-            AccountStore, EventStore, LockPolicy, NewRefreshToken, NewSession, NewUser,
-            ProfileChanges, Rotation, User, UserQuery, UserRecord,
+            AccountStore, EventStore, FirstSession, LockPolicy, LoginAttempt, NewRefreshToken,
+            NewSession, NewUser, ProfileChanges, Rotation, User, UserQuery, UserRecord,
+            locked_out,
         };
 
         fn user_record(row: &$row) -> Result<UserRecord> {
@@ -111,11 +120,15 @@ macro_rules! sql_store {
         }
 
         /// Appends `event` inside the transaction of the change it records.
+        /// Call it last, right before the commit (see the module docs).
         async fn append(
             tx: &mut sqlx::Transaction<'static, $db>,
             event: NewEvent,
             at: Timestamp,
         ) -> Result<()> {
+            if let Some(sql) = BEFORE_EVENT {
+                sqlx::query(sql).execute(&mut **tx).await?;
+            }
             sqlx::query(
                 "INSERT INTO events (kind, subject_type, subject_id, user_id, course_id, \
                  actor_kind, actor_id, payload, created_at) \
@@ -130,6 +143,37 @@ macro_rules! sql_store {
             .bind(event.actor_id)
             .bind(Json(&event.payload))
             .bind(ts(at))
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        /// Inserts a live session with its first refresh token.
+        async fn insert_session(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            id: SessionId,
+            user: UserId,
+            refresh: &NewRefreshToken,
+            at: Timestamp,
+        ) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO sessions (id, user_id, created_at, last_used_at) \
+                 VALUES ($1, $2, $3, $3)",
+            )
+            .bind(id.0)
+            .bind(user.0)
+            .bind(ts(at))
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, session_id, user_id, created_at, \
+                 expires_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&refresh.hash)
+            .bind(id.0)
+            .bind(user.0)
+            .bind(ts(at))
+            .bind(ts(refresh.expires_at))
             .execute(&mut **tx)
             .await?;
             Ok(())
@@ -170,7 +214,13 @@ macro_rules! sql_store {
 
         #[async_trait]
         impl AccountStore for $store {
-            async fn create_user(&self, new: NewUser, actor: Actor, at: Timestamp) -> Result<User> {
+            async fn create_user(
+                &self,
+                new: NewUser,
+                first_session: Option<FirstSession>,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<User> {
                 let mut tx = self.write().await?;
                 sqlx::query(
                     "INSERT INTO users (id, email, display_name, role, password_hash, \
@@ -185,12 +235,21 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| unique_as(e, "an account with this e-mail already exists"))?;
+                if let Some(first) = &first_session {
+                    insert_session(&mut tx, first.id, new.id, &first.refresh, at).await?;
+                }
                 let kind = match actor {
                     Actor::Anonymous => kinds::USER_REGISTERED,
                     _ => kinds::USER_CREATED,
                 };
                 let payload = json!({ "role": new.role });
                 append(&mut tx, NewEvent::user(kind, new.id.0, actor, payload), at).await?;
+                if let Some(first) = first_session {
+                    let payload = json!({ "rehashed_password": false });
+                    let event =
+                        NewEvent::session(kinds::SESSION_STARTED, first.id.0, new.id.0, payload);
+                    append(&mut tx, event, at).await?;
+                }
                 tx.commit().await?;
                 Ok(User {
                     id: new.id,
@@ -243,73 +302,87 @@ macro_rules! sql_store {
                 }
             }
 
-            async fn record_failed_login(
+            async fn begin_login_attempt(
                 &self,
                 user: UserId,
                 policy: LockPolicy,
+                actor: Actor,
                 at: Timestamp,
-            ) -> Result<UserRecord> {
+            ) -> Result<LoginAttempt> {
                 let mut tx = self.write().await?;
-                let sql = format!(
-                    "UPDATE users SET \
-                     failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END, \
-                     locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END \
-                     WHERE id = $1 AND deleted_at IS NULL RETURNING {USER_COLUMNS}"
-                );
-                let row = sqlx::query(&sql)
+                // Read with the row locked until the commit (on SQLite the
+                // write lock already is), so concurrent attempts are
+                // counted one after the other, each seeing the last count.
+                let row = sqlx::query(&format!(
+                    "SELECT failed_logins, locked_until FROM users \
+                     WHERE id = $1 AND deleted_at IS NULL{FOR_UPDATE}"
+                ))
+                .bind(user.0)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| Error::not_found("user not found"))?;
+                let failed: i64 = row.try_get("failed_logins")?;
+                let locked_until: Option<Timestamp> = row.try_get("locked_until")?;
+                if let Some(until) = locked_until.filter(|until| *until > at) {
+                    tx.rollback().await?;
+                    return Ok(LoginAttempt::Locked { until });
+                }
+                // A lock that has run out starts a new count.
+                let attempt = if locked_until.is_some() { 1 } else { failed + 1 };
+                let lock = (attempt >= i64::from(policy.max_failures)).then_some(policy.lock_until);
+                sqlx::query("UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1")
                     .bind(user.0)
-                    .bind(i64::from(policy.max_failures))
-                    .bind(ts(policy.lock_until))
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| Error::not_found("user not found"))?;
-                let record = user_record(&row)?;
-                let locked = record.locked_until == Some(policy.lock_until);
-                let payload = json!({
-                    "failed_logins": record.failed_logins,
-                    "locked_until": if locked { record.locked_until } else { None },
-                });
-                let event = NewEvent::user(kinds::USER_LOGIN_FAILED, user.0, Actor::Anonymous, payload);
+                    .bind(attempt)
+                    .bind(lock.map(ts))
+                    .execute(&mut *tx)
+                    .await?;
+                let payload = json!({ "attempt": attempt, "locked_until": lock });
+                let event = NewEvent::user(kinds::USER_LOGIN_ATTEMPTED, user.0, actor, payload);
                 append(&mut tx, event, at).await?;
                 tx.commit().await?;
-                Ok(record)
+                Ok(LoginAttempt::Reserved {
+                    attempt,
+                    locked_until: lock,
+                })
             }
 
             async fn start_session(&self, session: NewSession, at: Timestamp) -> Result<()> {
                 let mut tx = self.write().await?;
                 let rehashed = session.rehashed_password.is_some();
+                // The conditions are what the password check relied on; the
+                // session starts only while they all still hold.
                 let done = sqlx::query(
                     "UPDATE users SET failed_logins = 0, locked_until = NULL, \
                      password_hash = COALESCE($2, password_hash) \
-                     WHERE id = $1 AND deleted_at IS NULL",
+                     WHERE id = $1 AND deleted_at IS NULL AND NOT disabled \
+                     AND token_version = $3 AND password_hash = $4 \
+                     AND (locked_until IS NULL OR locked_until <= $5 OR locked_until = $6)",
                 )
                 .bind(session.user_id.0)
                 .bind(session.rehashed_password)
+                .bind(session.token_version)
+                .bind(&session.password_hash)
+                .bind(ts(at))
+                .bind(session.own_lock.map(ts))
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 0 {
-                    return Err(Error::not_found("user not found"));
+                    let locked: Option<Option<Timestamp>> = sqlx::query_scalar(
+                        "SELECT locked_until FROM users WHERE id = $1 AND deleted_at IS NULL",
+                    )
+                    .bind(session.user_id.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    tx.rollback().await?;
+                    return Err(match locked {
+                        None => Error::not_found("user not found"),
+                        Some(Some(until)) if until > at && session.own_lock != Some(until) => {
+                            locked_out(until, at)
+                        }
+                        Some(_) => Error::unauthenticated("credentials changed; sign in again"),
+                    });
                 }
-                sqlx::query(
-                    "INSERT INTO sessions (id, user_id, created_at, last_used_at) \
-                     VALUES ($1, $2, $3, $3)",
-                )
-                .bind(session.id.0)
-                .bind(session.user_id.0)
-                .bind(ts(at))
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO refresh_tokens (token_hash, session_id, user_id, created_at, \
-                     expires_at) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&session.refresh.hash)
-                .bind(session.id.0)
-                .bind(session.user_id.0)
-                .bind(ts(at))
-                .bind(ts(session.refresh.expires_at))
-                .execute(&mut *tx)
-                .await?;
+                insert_session(&mut tx, session.id, session.user_id, &session.refresh, at).await?;
                 let payload = json!({ "rehashed_password": rehashed });
                 let event = NewEvent::session(
                     kinds::SESSION_STARTED,
@@ -443,24 +516,55 @@ macro_rules! sql_store {
                 at: Timestamp,
             ) -> Result<User> {
                 let mut tx = self.write().await?;
-                let fields = changes.field_names();
                 let sql = format!(
-                    "UPDATE users SET display_name = COALESCE($2, display_name), \
-                     bio = CASE WHEN $3 THEN CAST($4 AS TEXT) ELSE bio END, \
-                     avatar_key = CASE WHEN $5 THEN CAST($6 AS TEXT) ELSE avatar_key END, \
-                     updated_at = $7 WHERE id = $1 AND deleted_at IS NULL RETURNING {USER_COLUMNS}"
+                    "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL{FOR_UPDATE}"
                 );
                 let row = sqlx::query(&sql)
                     .bind(user.0)
-                    .bind(changes.display_name)
-                    .bind(changes.bio.is_some())
-                    .bind(changes.bio.flatten())
-                    .bind(changes.avatar_key.is_some())
-                    .bind(changes.avatar_key.flatten())
-                    .bind(ts(at))
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| Error::not_found("user not found"))?;
+                let current = user_record(&row)?.user;
+                // Only what differs is a change: the rest keeps its value,
+                // and a request that changes nothing writes nothing.
+                let mut fields = Vec::new();
+                let display_name = match changes.display_name {
+                    Some(name) if name != current.display_name => {
+                        fields.push("display_name");
+                        name
+                    }
+                    _ => current.display_name.clone(),
+                };
+                let bio = match changes.bio {
+                    Some(bio) if bio != current.bio => {
+                        fields.push("bio");
+                        bio
+                    }
+                    _ => current.bio.clone(),
+                };
+                let avatar_key = match changes.avatar_key {
+                    Some(key) if key != current.avatar_key => {
+                        fields.push("avatar_key");
+                        key
+                    }
+                    _ => current.avatar_key.clone(),
+                };
+                if fields.is_empty() {
+                    tx.rollback().await?;
+                    return Ok(current);
+                }
+                let sql = format!(
+                    "UPDATE users SET display_name = $2, bio = $3, avatar_key = $4, updated_at = $5 \
+                     WHERE id = $1 RETURNING {USER_COLUMNS}"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(user.0)
+                    .bind(display_name)
+                    .bind(bio)
+                    .bind(avatar_key)
+                    .bind(ts(at))
+                    .fetch_one(&mut *tx)
+                    .await?;
                 let updated = user_record(&row)?.user;
                 let payload = json!({ "fields": fields });
                 let event = NewEvent::user(kinds::USER_PROFILE_UPDATED, user.0, actor, payload);

@@ -77,14 +77,19 @@ impl SqliteStore {
     }
 }
 
+/// Every write step already holds the database's write lock (`BEGIN
+/// IMMEDIATE`), so reading a row to change it needs no row lock.
+const FOR_UPDATE: &str = "";
+
+/// Writers are serialized, so events commit in id order without help.
+const BEFORE_EVENT: Option<&str> = None;
+
 /// Times are stored as RFC 3339 UTC text with exactly six fractional digits,
 /// so comparing the text compares the times.
 fn ts(at: Timestamp) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-/// SQLite's write transactions already exclude each other.
-const FOR_UPDATE: &str = "";
 /// Courses carrying the tag `$7`.
 const TAG_MATCH: &str = "EXISTS (SELECT 1 FROM json_each(courses.tags) WHERE json_each.value = $7)";
 /// Courses matching the FTS5 query `$8`.

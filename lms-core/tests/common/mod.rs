@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use lms_core::store::conformance::{test_database_url, unique_schema};
 use lms_core::store::{PostgresStore, SqliteStore};
-use lms_core::{Config, Lms, ManualClock, Store};
+use lms_core::{Config, Lms, ManualClock, Store, UserId};
 
 /// A 32-byte signing secret for tests.
 pub const SECRET: &str = "test-secret-0123456789abcdef-0123456789";
@@ -16,6 +16,13 @@ pub struct Harness {
     pub lms: Lms,
     pub clock: Arc<ManualClock>,
     pub store: Arc<dyn Store>,
+    raw: Raw,
+}
+
+/// The store's own pool, for a test that must reach past the store steps.
+enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
 }
 
 impl Harness {
@@ -27,20 +34,47 @@ impl Harness {
             .build()
             .unwrap()
     }
+
+    /// Overwrites a user's stored password hash behind the store's back.
+    pub async fn set_password_hash(&self, user: UserId, hash: &str) {
+        let sql = "UPDATE users SET password_hash = $1 WHERE id = $2";
+        let done = match &self.raw {
+            Raw::Sqlite(pool) => sqlx::query(sql)
+                .bind(hash)
+                .bind(user.0)
+                .execute(pool)
+                .await
+                .unwrap()
+                .rows_affected(),
+            Raw::Postgres(pool) => sqlx::query(sql)
+                .bind(hash)
+                .bind(user.0)
+                .execute(pool)
+                .await
+                .unwrap()
+                .rows_affected(),
+        };
+        assert_eq!(done, 1, "no such user");
+    }
 }
 
 pub fn config() -> Config {
     Config::with_jwt_secret(SECRET)
 }
 
-fn harness(store: Arc<dyn Store>) -> Harness {
+fn harness(store: Arc<dyn Store>, raw: Raw) -> Harness {
     let clock = Arc::new(ManualClock::starting_now());
     let lms = Lms::builder(config())
         .store(store.clone())
         .clock(clock.clone())
         .build()
         .unwrap();
-    Harness { lms, clock, store }
+    Harness {
+        lms,
+        clock,
+        store,
+        raw,
+    }
 }
 
 pub async fn sqlite() -> Harness {
@@ -50,14 +84,16 @@ pub async fn sqlite() -> Harness {
     let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
-    harness(Arc::new(store))
+    let raw = Raw::Sqlite(store.pool().clone());
+    harness(Arc::new(store), raw)
 }
 
 pub async fn postgres() -> Harness {
     let store = PostgresStore::open(&test_database_url(), Some(&unique_schema()))
         .await
         .unwrap();
-    harness(Arc::new(store))
+    let raw = Raw::Postgres(store.pool().clone());
+    harness(Arc::new(store), raw)
 }
 
 /// Runs each named `async fn(Harness)` once on SQLite and once on PostgreSQL.

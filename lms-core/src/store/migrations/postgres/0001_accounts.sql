@@ -62,3 +62,6 @@ END;
 $$;
 CREATE TRIGGER events_no_change BEFORE UPDATE OR DELETE ON events
     FOR EACH ROW EXECUTE FUNCTION events_append_only();
+-- TRUNCATE fires no row triggers: refuse it with a statement trigger.
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION events_append_only();
