@@ -38,7 +38,7 @@ use crate::Lms;
 use crate::actor::Actor;
 use crate::clock::{Timestamp, after};
 use crate::domain::{Bio, DisplayName, Email, ObjectKey, Password, Role, SessionId, UserId};
-use crate::error::{Error, ErrorKind, FieldError, Result};
+use crate::error::{Error, ErrorKind, Result, check, finish};
 use crate::events::{Event, EventQuery};
 use crate::store::{
     FirstSession, LockPolicy, LoginAttempt, NewRefreshToken, NewSession, NewUser, ProfileChanges,
@@ -212,17 +212,6 @@ fn bad_credentials() -> Error {
     Error::unauthenticated("wrong e-mail or password")
 }
 
-/// Runs every parser and reports all failures at once.
-fn collect<T>(result: Result<T>, errors: &mut Vec<FieldError>) -> Option<T> {
-    match result {
-        Ok(v) => Some(v),
-        Err(e) => {
-            errors.extend(e.fields().iter().cloned());
-            None
-        }
-    }
-}
-
 /// What a successful password check hands to the session it starts.
 struct Checked {
     /// The stored hash the password matched.
@@ -242,9 +231,9 @@ struct ValidAccount {
 
 fn validate_account(email: &str, password: &str, display_name: &str) -> Result<ValidAccount> {
     let mut errors = Vec::new();
-    let email = collect(Email::parse("email", email), &mut errors);
-    let password = collect(Password::parse("password", password), &mut errors);
-    let display_name = collect(
+    let email = check(Email::parse("email", email), &mut errors);
+    let password = check(Password::parse("password", password), &mut errors);
+    let display_name = check(
         DisplayName::parse("display_name", display_name),
         &mut errors,
     );
@@ -262,20 +251,17 @@ fn validate_profile(update: ProfileUpdate) -> Result<ProfileChanges> {
     let mut errors = Vec::new();
     let display_name = update
         .display_name
-        .map(|n| collect(DisplayName::parse("display_name", &n), &mut errors));
+        .map(|n| check(DisplayName::parse("display_name", &n), &mut errors));
     // An empty string clears, like null: forms often cannot send null.
     let bio = update.bio.map(|b| {
         b.filter(|s| !s.trim().is_empty())
-            .and_then(|s| collect(Bio::parse("bio", &s), &mut errors))
+            .and_then(|s| check(Bio::parse("bio", &s), &mut errors))
     });
     let avatar_key = update.avatar_key.map(|k| {
         k.filter(|s| !s.trim().is_empty())
-            .and_then(|s| collect(ObjectKey::parse("avatar_key", &s), &mut errors))
+            .and_then(|s| check(ObjectKey::parse("avatar_key", &s), &mut errors))
     });
-    if !errors.is_empty() {
-        return Err(Error::invalid_fields(errors));
-    }
-    Ok(ProfileChanges {
+    finish(errors, || ProfileChanges {
         display_name: display_name.flatten().map(|n| n.as_str().to_owned()),
         bio: bio.map(|b| b.map(|b| b.as_str().to_owned())),
         avatar_key: avatar_key.map(|k| k.map(|k| k.as_str().to_owned())),
