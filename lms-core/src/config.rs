@@ -43,6 +43,13 @@ pub struct Config {
     pub argon2_parallelism: u32,
     /// Password hashes computed at once; the rest wait. 0 means one per CPU.
     pub hash_concurrency: usize,
+    /// Register, login and refresh attempts a minute from one client
+    /// address, each counted apart (`LMS_AUTH_RATE_PER_MINUTE`, 60; 0 turns
+    /// the limit off). Behind a proxy, the address is the one the proxy saw.
+    pub auth_rate_per_minute: u32,
+    /// Register and login attempts a minute on one e-mail address
+    /// (`LMS_AUTH_ACCOUNT_RATE_PER_MINUTE`, 10; 0 turns the limit off).
+    pub auth_account_rate_per_minute: u32,
 }
 
 impl Default for Config {
@@ -61,6 +68,8 @@ impl Default for Config {
             argon2_iterations: Self::MIN_ARGON2_ITERATIONS,
             argon2_parallelism: 1,
             hash_concurrency: 0,
+            auth_rate_per_minute: 60,
+            auth_account_rate_per_minute: 10,
         }
     }
 }
@@ -70,6 +79,8 @@ impl Config {
     pub const MIN_ARGON2_MEMORY_KIB: u32 = 19_456;
     /// OWASP's minimum passes at that memory.
     pub const MIN_ARGON2_ITERATIONS: u32 = 2;
+    /// Highest configurable rate limit, per minute.
+    pub const MAX_RATE_PER_MINUTE: u32 = 1_000_000;
     /// Shortest accepted signing secret, in bytes.
     pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -144,6 +155,12 @@ impl Config {
         }
         if !(1..=64).contains(&self.argon2_parallelism) {
             bad("argon2_parallelism", "must be between 1 and 64");
+        }
+        if self.auth_rate_per_minute > Self::MAX_RATE_PER_MINUTE {
+            bad("auth_rate_per_minute", "must be at most 1000000");
+        }
+        if self.auth_account_rate_per_minute > Self::MAX_RATE_PER_MINUTE {
+            bad("auth_account_rate_per_minute", "must be at most 1000000");
         }
         if let Some(schema) = &self.database_schema
             && !valid_schema_name(schema)

@@ -58,7 +58,8 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use accounts::{
-    AccessToken, AuthSession, Credentials, NewAccount, PasswordChange, ProfileUpdate, Registration,
+    AccessToken, AccountUpdate, AuthAction, AuthSession, Credentials, NewAccount, PasswordChange,
+    ProfileUpdate, Registration,
 };
 pub use actor::Actor;
 pub use catalog::{
@@ -89,6 +90,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     hasher: Hasher,
     keys: TokenKeys,
+    /// Rate-limit hits seen by this handle, to prune drained buckets now
+    /// and then (see `accounts::throttle`).
+    throttle_hits: std::sync::atomic::AtomicU64,
 }
 
 impl fmt::Debug for Lms {
@@ -177,6 +181,7 @@ impl LmsBuilder {
                 clock,
                 hasher,
                 keys,
+                throttle_hits: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }

@@ -2,14 +2,15 @@
 
 mod common;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use common::{Harness, SECRET};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lms_core::events::kinds;
 use lms_core::{
-    Actor, AuthSession, Config, Credentials, ErrorKind, EventQuery, NewAccount, PasswordChange,
-    ProfileUpdate, Registration, Role, UserQuery,
+    AccountUpdate, Actor, AuthAction, AuthSession, Config, Credentials, ErrorKind, EventQuery,
+    NewAccount, PasswordChange, ProfileUpdate, Registration, Role, UserQuery,
 };
 use serde_json::{Value, json};
 
@@ -42,6 +43,8 @@ on_both_stores!(
     a_login_rehashes_when_the_parameters_rise,
     each_state_change_leaves_exactly_one_event,
     admins_list_users_and_read_the_log,
+    auth_attempts_are_throttled_per_address_and_per_account,
+    an_admin_changes_role_and_disabled_together_or_not_at_all,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -1061,4 +1064,116 @@ async fn admins_list_users_and_read_the_log(h: Harness) {
         h.lms.user(&who, admin.user_id().unwrap()).await,
         ErrorKind::Forbidden,
     );
+}
+
+/// Each address and each account gets its configured rate; a refusal says
+/// how long to wait and is not counted; actions and addresses are apart.
+async fn auth_attempts_are_throttled_per_address_and_per_account(h: Harness) {
+    let mut config = common::config();
+    config.auth_rate_per_minute = 3;
+    config.auth_account_rate_per_minute = 2;
+    let lms = h.with_config(config);
+    let a: IpAddr = "192.0.2.1".parse().unwrap();
+    let b: IpAddr = "192.0.2.2".parse().unwrap();
+    let login = AuthAction::Login;
+
+    // Per account, whatever the address or the case of the e-mail.
+    lms.throttle(login, Some(a), Some("ada@example.com"))
+        .await
+        .unwrap();
+    lms.throttle(login, Some(b), Some("ADA@example.com"))
+        .await
+        .unwrap();
+    let err = lms
+        .throttle(login, Some(b), Some("ada@example.com"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+
+    // Per address: a already spent one; two more pass, the next waits.
+    lms.throttle(login, Some(a), Some("bob@example.com"))
+        .await
+        .unwrap();
+    lms.throttle(login, Some(a), None).await.unwrap();
+    let err = lms.throttle(login, Some(a), None).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(20)));
+
+    // Another action has its own buckets.
+    lms.throttle(AuthAction::Register, Some(a), Some("ada@example.com"))
+        .await
+        .unwrap();
+    // Time refills the bucket at the steady rate.
+    h.clock.advance(Duration::from_secs(20));
+    lms.throttle(login, Some(a), None).await.unwrap();
+    assert!(lms.throttle(login, Some(a), None).await.is_err());
+
+    // The default handle (60 a minute) and a zero rate (off).
+    let c: IpAddr = "2001:db8::1".parse().unwrap();
+    for _ in 0..10 {
+        h.lms.throttle(login, Some(c), None).await.unwrap();
+    }
+    let mut off = common::config();
+    off.auth_rate_per_minute = 0;
+    off.auth_account_rate_per_minute = 0;
+    let off = h.with_config(off);
+    for _ in 0..100 {
+        off.throttle(login, Some(a), Some("ada@example.com"))
+            .await
+            .unwrap();
+    }
+}
+
+/// Role and disabled change in one step; a refused half refuses the whole.
+async fn an_admin_changes_role_and_disabled_together_or_not_at_all(h: Harness) {
+    let admin = admin(&h).await;
+    let ada = register(&h, "ada@example.com").await;
+    let both = AccountUpdate {
+        role: Some("instructor".into()),
+        disabled: Some(true),
+    };
+    let user = h
+        .lms
+        .update_account(&admin, ada.user.id, both)
+        .await
+        .unwrap();
+    assert_eq!((user.role, user.disabled), (Role::Instructor, true));
+    let err = h.lms.authenticate(&ada.access_token).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+
+    let bad = AccountUpdate {
+        role: Some("owner".into()),
+        disabled: Some(false),
+    };
+    let err = h
+        .lms
+        .update_account(&admin, ada.user.id, bad)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(err.fields()[0].field, "role");
+    let still = h.lms.user(&admin, ada.user.id).await.unwrap();
+    assert!(still.disabled, "a refused update changed nothing");
+
+    let Actor::User { id: admin_id, .. } = admin else {
+        panic!("admin is a user")
+    };
+    let own = AccountUpdate {
+        role: Some("student".into()),
+        disabled: None,
+    };
+    let err = h
+        .lms
+        .update_account(&admin, admin_id, own)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Forbidden);
+    let student = actor(&h, &register(&h, "bob@example.com").await).await;
+    let err = h
+        .lms
+        .update_account(&student, ada.user.id, AccountUpdate::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Forbidden);
 }

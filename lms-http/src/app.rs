@@ -12,19 +12,23 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::{Body, Bytes};
+use ipnet::IpNet;
 use lms_core::Lms;
 use tracing::Instrument as _;
 
 use crate::body::BoxError;
+use crate::client;
+use crate::cors::Cors;
 use crate::etag;
 use crate::handlers::{Ctx, Reply};
 use crate::headers::{self, REQUEST_ID};
+use crate::metrics::Metrics;
 use crate::problem::Problem;
-use crate::routes::{self, Lookup, Routes};
+use crate::routes::{self, Lookup, Route, Routes};
 
 /// What the HTTP face needs besides the core's [`lms_core::Config`].
 #[derive(Debug, Clone)]
@@ -42,9 +46,16 @@ pub struct HttpConfig {
     pub body_read_timeout: Duration,
     /// How long shutdown waits for in-flight requests (10 s).
     pub shutdown_timeout: Duration,
-    /// Origins allowed to call from a browser (`LMS_CORS_ORIGINS`). Kept
-    /// for the CORS layer, which is not built yet.
+    /// Origins allowed to call from a browser (`LMS_CORS_ORIGINS`); `*`
+    /// allows any.
     pub cors_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` names the client
+    /// (`LMS_TRUSTED_PROXIES`); none by default, so the socket peer is the
+    /// client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Serve `GET /metrics` on this app's listener (true), or leave it to
+    /// the one [`App::metrics_only`] serves (`LMS_METRICS_BIND`).
+    pub metrics_on_api: bool,
     /// External base URL (`LMS_PUBLIC_URL`), for signed local links.
     pub public_url: Option<String>,
 }
@@ -58,6 +69,8 @@ impl Default for HttpConfig {
             body_read_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
             cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            metrics_on_api: true,
             public_url: None,
         }
     }
@@ -73,6 +86,10 @@ struct Inner {
     lms: Lms,
     config: HttpConfig,
     routes: Routes,
+    cors: Cors,
+    metrics: Arc<Metrics>,
+    /// Answers `/metrics` and nothing else (the metrics listener).
+    metrics_only: bool,
 }
 
 impl fmt::Debug for App {
@@ -90,9 +107,45 @@ impl App {
         Self {
             inner: Arc::new(Inner {
                 lms,
+                cors: Cors::new(&config.cors_origins),
                 config,
                 routes: Routes::new(),
+                metrics: Arc::new(Metrics::new()),
+                metrics_only: false,
             }),
+        }
+    }
+
+    /// An app answering only `GET /metrics` (and `/healthz`), sharing this
+    /// one's metrics: serve it on a private address so the API's listener
+    /// need not expose them.
+    pub fn metrics_only(&self) -> App {
+        let mut config = self.inner.config.clone();
+        config.metrics_on_api = true;
+        config.cors_origins.clear();
+        Self {
+            inner: Arc::new(Inner {
+                lms: self.inner.lms.clone(),
+                cors: Cors::default(),
+                config,
+                routes: Routes::new(),
+                metrics: self.inner.metrics.clone(),
+                metrics_only: true,
+            }),
+        }
+    }
+
+    /// The metrics this app records.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Whether this app's listener answers `route`.
+    fn serves(&self, route: Route) -> bool {
+        if self.inner.metrics_only {
+            matches!(route, Route::Metrics | Route::Healthz)
+        } else {
+            route != Route::Metrics || self.inner.config.metrics_on_api
         }
     }
 
@@ -116,8 +169,9 @@ impl App {
         self.handle_from(request, None).await
     }
 
-    /// [`App::handle`] for a request that came from `peer`.
-    pub(crate) async fn handle_from<B>(
+    /// [`App::handle`] for a request that came over a socket from `peer`
+    /// (what the server calls): the client address counts for rate limits.
+    pub async fn handle_from<B>(
         &self,
         request: Request<B>,
         peer: Option<SocketAddr>,
@@ -130,22 +184,38 @@ impl App {
         let request_id = headers::request_id(request.headers());
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
+        let client = client::address(peer, request.headers(), &self.inner.config.trusted_proxies);
+        let origin = self.inner.cors.origin_of(request.headers());
+        let preflight = Cors::is_preflight(&method, request.headers());
         // The span puts the request id on everything logged while handling,
         // the core's own logs included.
         let span = tracing::info_span!("request", request_id = %request_id);
         let (route, mut response) = self
-            .respond(request, peer, &request_id)
+            .respond(request, client, &request_id, origin.as_ref())
             .instrument(span)
             .await;
         let headers = response.headers_mut();
+        // A preflight got its own CORS answer in `options`.
+        if let Some(origin) = &origin
+            && !preflight
+        {
+            self.inner.cors.apply(origin, headers);
+        }
         headers::secure(headers);
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             headers.insert(&REQUEST_ID, value);
         }
+        if method == Method::HEAD {
+            response = without_body(response);
+        }
         let status = response.status().as_u16();
+        let elapsed = started.elapsed();
+        self.inner
+            .metrics
+            .observe(route, &method, status, elapsed.as_secs_f64());
         // Whole microseconds, so the log shows 0.116 rather than 0.11591699999.
-        let latency_ms = started.elapsed().as_micros() as f64 / 1000.0;
-        let peer = peer.map(|p| p.ip().to_string());
+        let latency_ms = elapsed.as_micros() as f64 / 1000.0;
+        let client = client.map(|ip| ip.to_string());
         tracing::info!(
             request_id = %request_id,
             method = %method,
@@ -153,7 +223,7 @@ impl App {
             path = %path,
             status,
             latency_ms,
-            peer,
+            client,
             "request"
         );
         response
@@ -162,8 +232,9 @@ impl App {
     async fn respond<B>(
         &self,
         request: Request<B>,
-        peer: Option<SocketAddr>,
+        client: Option<std::net::IpAddr>,
         request_id: &str,
+        origin: Option<&HeaderValue>,
     ) -> (&'static str, Response<Full<Bytes>>)
     where
         B: Body<Data = Bytes> + Send + 'static,
@@ -171,13 +242,16 @@ impl App {
     {
         let (parts, body) = request.into_parts();
         let (entry, params) = match self.inner.routes.find(&parts.method, parts.uri.path()) {
-            Lookup::Found { entry, params } => (entry, params),
+            Lookup::Found { entry, params } if self.serves(entry.route) => (entry, params),
+            Lookup::Found { .. } | Lookup::NotFound => {
+                return ("(no route)", Problem::no_route().into_response(request_id));
+            }
             Lookup::MethodNotAllowed(allow) => {
                 let problem = Problem::method_not_allowed(allow);
                 return ("(method not allowed)", problem.into_response(request_id));
             }
-            Lookup::NotFound => {
-                return ("(no route)", Problem::no_route().into_response(request_id));
+            Lookup::Options(allow) => {
+                return ("(options)", self.options(&parts.headers, &allow, origin));
             }
         };
         let if_none_match = parts
@@ -186,7 +260,7 @@ impl App {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let body = body.map_err(Into::into).boxed_unsync();
-        let ctx = Ctx::new(self, parts, body, params, peer);
+        let ctx = Ctx::new(self, parts, body, params, client);
         // Boxed as `dyn Send` here, where the lifetimes are concrete: left
         // generic, the compiler cannot prove the connection future `Send`.
         let handler: BoxFuture<'_, Result<Reply, Problem>> =
@@ -200,6 +274,40 @@ impl App {
         };
         (entry.pattern, response)
     }
+
+    /// `OPTIONS` on a known path: 204 with `Allow`, and for a CORS
+    /// preflight from an allowed origin the `Access-Control-*` answers.
+    fn options(
+        &self,
+        request: &HeaderMap,
+        allow: &str,
+        origin: Option<&HeaderValue>,
+    ) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        let headers = response.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(allow) {
+            headers.insert(ALLOW, value);
+        }
+        if let Some(origin) = origin
+            && Cors::is_preflight(&Method::OPTIONS, request)
+        {
+            self.inner.cors.apply_preflight(origin, allow, headers);
+        }
+        response
+    }
+}
+
+/// A `HEAD` answer: the `GET` answer's headers, its length, no body.
+fn without_body(response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    let (mut parts, body) = response.into_parts();
+    let length = hyper::body::Body::size_hint(&body).exact().unwrap_or(0);
+    if !parts.headers.contains_key(CONTENT_LENGTH) && length > 0 {
+        parts
+            .headers
+            .insert(CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    Response::from_parts(parts, Full::new(Bytes::new()))
 }
 
 /// A successful reply as a response, with its `ETag` and 304 when asked.
@@ -207,6 +315,7 @@ fn render(reply: Reply, if_none_match: Option<&str>) -> Response<Full<Bytes>> {
     let Reply {
         status,
         body,
+        content_type,
         etag: tagged,
         location,
     } = reply;
@@ -219,7 +328,7 @@ fn render(reply: Reply, if_none_match: Option<&str>) -> Response<Full<Bytes>> {
         (Some(bytes), false) => {
             let mut r = Response::new(Full::new(bytes.clone()));
             r.headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
             r
         }
         _ => Response::new(Full::new(Bytes::new())),

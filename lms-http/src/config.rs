@@ -99,6 +99,45 @@ pub struct Settings {
     )]
     pub cors_origins: Vec<String>,
 
+    /// Proxies in front of this server whose `X-Forwarded-For` names the
+    /// client, comma-separated addresses or CIDR blocks (`10.0.0.0/8`).
+    /// Without them the socket peer is the client, whatever headers say
+    #[arg(
+        long,
+        env = "LMS_TRUSTED_PROXIES",
+        value_name = "CIDRS",
+        value_delimiter = ',',
+        value_parser = crate::client::parse_proxy
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Register, login and refresh attempts a minute from one client
+    /// address, each counted apart; 0 turns the limit off
+    #[arg(
+        long,
+        env = "LMS_AUTH_RATE_PER_MINUTE",
+        value_name = "N",
+        default_value_t = Config::default().auth_rate_per_minute,
+        value_parser = clap::value_parser!(u32).range(0..=i64::from(Config::MAX_RATE_PER_MINUTE))
+    )]
+    pub auth_rate_per_minute: u32,
+
+    /// Register and login attempts a minute on one e-mail address; 0 turns
+    /// the limit off
+    #[arg(
+        long,
+        env = "LMS_AUTH_ACCOUNT_RATE_PER_MINUTE",
+        value_name = "N",
+        default_value_t = Config::default().auth_account_rate_per_minute,
+        value_parser = clap::value_parser!(u32).range(0..=i64::from(Config::MAX_RATE_PER_MINUTE))
+    )]
+    pub auth_account_rate_per_minute: u32,
+
+    /// Serve `GET /metrics` (Prometheus) on this address only, instead of
+    /// on the API's
+    #[arg(long, env = "LMS_METRICS_BIND", value_name = "ADDR")]
+    pub metrics_bind: Option<String>,
+
     /// Largest request body accepted, in bytes
     #[arg(long, env = "LMS_MAX_BODY_BYTES", value_name = "BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -182,6 +221,8 @@ impl Settings {
             database_schema: self.database_schema.clone(),
             jwt_secret,
             jwt_previous_secrets: self.jwt_previous_secrets.clone(),
+            auth_rate_per_minute: self.auth_rate_per_minute,
+            auth_account_rate_per_minute: self.auth_account_rate_per_minute,
             ..Config::default()
         })
     }
@@ -195,6 +236,8 @@ impl Settings {
             body_read_timeout: HttpConfig::default().body_read_timeout,
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             cors_origins: self.cors_origins.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
+            metrics_on_api: self.metrics_bind.is_none(),
             public_url: self.public_url.clone(),
         }
     }
@@ -254,6 +297,34 @@ mod tests {
         assert!(parse(&["--jwt-secret", "short"]).is_err());
         assert!(parse(&["--cors-origins", "https://a.example/app"]).is_err());
         assert!(parse(&["--max-connections", "0"]).is_err());
+        assert!(parse(&["--trusted-proxies", "10.0.0.0/33"]).is_err());
+        assert!(parse(&["--auth-rate-per-minute", "-1"]).is_err());
+    }
+
+    #[test]
+    fn proxies_rates_and_the_metrics_address_reach_the_configs() {
+        let s = parse(&[
+            "--trusted-proxies",
+            "10.0.0.0/8, 192.0.2.1",
+            "--auth-rate-per-minute",
+            "0",
+            "--auth-account-rate-per-minute",
+            "3",
+            "--metrics-bind",
+            "127.0.0.1:9090",
+            "--jwt-secret",
+            &"k".repeat(32),
+        ])
+        .unwrap();
+        let http = s.http_config();
+        assert_eq!(http.trusted_proxies.len(), 2);
+        assert!(!http.metrics_on_api);
+        let core = s.core_config().unwrap();
+        assert_eq!(
+            (core.auth_rate_per_minute, core.auth_account_rate_per_minute),
+            (0, 3)
+        );
+        assert!(parse(&[]).unwrap().http_config().metrics_on_api);
     }
 
     #[test]

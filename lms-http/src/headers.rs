@@ -39,7 +39,8 @@ pub fn request_id(headers: &HeaderMap) -> String {
 /// what a course shows depends on who asks.
 pub fn secure(headers: &mut HeaderMap) {
     let cache = if headers.contains_key(ETAG) {
-        headers.insert(VARY, HeaderValue::from_static(AUTHORIZATION.as_str()));
+        // Appended: CORS may already vary the answer by Origin.
+        headers.append(VARY, HeaderValue::from_static(AUTHORIZATION.as_str()));
         "private, no-cache"
     } else {
         "no-store"

@@ -36,13 +36,16 @@
 
 pub mod app;
 mod body;
+mod client;
 pub mod config;
+mod cors;
 mod etag;
 mod handlers;
 mod headers;
+pub mod metrics;
 pub mod problem;
 mod query;
-mod routes;
+pub mod routes;
 mod secret;
 pub mod server;
 pub mod telemetry;
@@ -50,4 +53,5 @@ pub mod telemetry;
 pub use app::{App, HttpConfig};
 pub use config::Settings;
 pub use problem::Problem;
+pub use routes::Route;
 pub use server::serve;

@@ -46,9 +46,38 @@ async fn run(settings: Settings) -> Result<(), String> {
     // Tests and scripts read the port from this line when binding port 0.
     tracing::info!(%addr, store = backend, "listening on {addr}");
     let app = App::new(lms, settings.http_config());
-    lms_http::serve(listener, app, shutdown_signal())
-        .await
-        .map_err(|e| format!("server failed: {e}"))
+    // One signal stops both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let metrics = match &settings.metrics_bind {
+        Some(bind) => {
+            let listener = TcpListener::bind(bind)
+                .await
+                .map_err(|e| format!("cannot listen for metrics on {bind}: {e}"))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| format!("cannot read the metrics address: {e}"))?;
+            tracing::info!(%addr, "metrics on {addr}");
+            let mut stopped = stopped.clone();
+            let server = lms_http::serve(listener, app.metrics_only(), async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            });
+            Some(tokio::spawn(server))
+        }
+        None => None,
+    };
+    let signal = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    let served = lms_http::serve(listener, app, signal).await;
+    if let Some(metrics) = metrics {
+        match metrics.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "the metrics listener failed"),
+            Err(e) => tracing::warn!(error = %e, "the metrics listener panicked"),
+        }
+    }
+    served.map_err(|e| format!("server failed: {e}"))
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM (what orchestrators

@@ -11,6 +11,7 @@ use http::Method;
 use crate::handlers::{
     Ctx, Reply, auth, courses, enrollments, health, lectures, me, progress, sections, users,
 };
+use crate::metrics;
 use crate::problem::Problem;
 
 /// Every operation the server answers.
@@ -18,6 +19,7 @@ use crate::problem::Problem;
 pub enum Route {
     Healthz,
     Readyz,
+    Metrics,
     Register,
     Login,
     Refresh,
@@ -61,6 +63,7 @@ pub enum Route {
 const TABLE: &[(Method, &str, Route)] = &[
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/readyz", Route::Readyz),
+    (Method::GET, "/metrics", Route::Metrics),
     (Method::POST, "/api/v1/auth/register", Route::Register),
     (Method::POST, "/api/v1/auth/login", Route::Login),
     (Method::POST, "/api/v1/auth/refresh", Route::Refresh),
@@ -193,6 +196,14 @@ const METHODS: [Method; 5] = [
     Method::DELETE,
 ];
 
+/// Every routed operation: (method, path pattern, route), in table order.
+/// `HEAD` and `OPTIONS` are answered for every path and are not listed.
+pub fn operations() -> impl Iterator<Item = (&'static Method, &'static str, Route)> {
+    TABLE
+        .iter()
+        .map(|(method, pattern, route)| (method, *pattern, *route))
+}
+
 /// A matched route and its pattern.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry {
@@ -210,6 +221,8 @@ pub enum Lookup {
         entry: Entry,
         params: Vec<(String, String)>,
     },
+    /// `OPTIONS` on a path that exists: the methods it takes.
+    Options(String),
     /// The path exists for these other methods.
     MethodNotAllowed(String),
     /// No route has this path.
@@ -247,9 +260,15 @@ impl Routes {
         Self { by_method }
     }
 
-    /// Finds the route for `method` and `path`.
+    /// Finds the route for `method` and `path`. `HEAD` is answered as `GET`
+    /// (the body is dropped later).
     pub fn find(&self, method: &Method, path: &str) -> Lookup {
-        if let Some((_, router)) = self.by_method.iter().find(|(m, _)| m == method)
+        let as_method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        if let Some((_, router)) = self.by_method.iter().find(|(m, _)| m == as_method)
             && let Ok(matched) = router.at(path)
         {
             let params = matched
@@ -262,19 +281,28 @@ impl Routes {
                 params,
             };
         }
-        let allow: Vec<&str> = METHODS
-            .iter()
-            .filter(|m| {
-                self.by_method
-                    .iter()
-                    .any(|(method, router)| method == *m && router.at(path).is_ok())
-            })
-            .map(Method::as_str)
-            .collect();
+        let mut allow: Vec<&str> = Vec::new();
+        for m in &METHODS {
+            let routed = self
+                .by_method
+                .iter()
+                .any(|(method, router)| method == m && router.at(path).is_ok());
+            if routed {
+                allow.push(m.as_str());
+                if m == Method::GET {
+                    allow.push(Method::HEAD.as_str());
+                }
+            }
+        }
         if allow.is_empty() {
-            Lookup::NotFound
+            return Lookup::NotFound;
+        }
+        allow.push(Method::OPTIONS.as_str());
+        let allow = allow.join(", ");
+        if method == Method::OPTIONS {
+            Lookup::Options(allow)
         } else {
-            Lookup::MethodNotAllowed(allow.join(", "))
+            Lookup::MethodNotAllowed(allow)
         }
     }
 }
@@ -285,11 +313,18 @@ impl Default for Routes {
     }
 }
 
+/// `GET /metrics`: the Prometheus exposition.
+fn metrics_text(ctx: Ctx<'_>) -> Result<Reply, Problem> {
+    let text = ctx.app().metrics().encode(ctx.lms().store().pool_stats());
+    Ok(Reply::text(metrics::CONTENT_TYPE, text))
+}
+
 /// Runs the handler of `route`.
-pub async fn dispatch(route: Route, ctx: Ctx<'_>) -> Result<Reply, Problem> {
+pub(crate) async fn dispatch(route: Route, ctx: Ctx<'_>) -> Result<Reply, Problem> {
     match route {
         Route::Healthz => health::healthz(ctx).await,
         Route::Readyz => health::readyz(ctx).await,
+        Route::Metrics => metrics_text(ctx),
         Route::Register => auth::register(ctx).await,
         Route::Login => auth::login(ctx).await,
         Route::Refresh => auth::refresh(ctx).await,
@@ -343,9 +378,28 @@ mod tests {
     fn a_known_path_with_another_method_lists_the_methods_it_takes() {
         let routes = Routes::new();
         match routes.find(&Method::PUT, "/api/v1/courses/abc") {
-            Lookup::MethodNotAllowed(allow) => assert_eq!(allow, "GET, PATCH, DELETE"),
+            Lookup::MethodNotAllowed(allow) => {
+                assert_eq!(allow, "GET, HEAD, PATCH, DELETE, OPTIONS")
+            }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn head_is_answered_as_get_and_options_lists_the_methods() {
+        let routes = Routes::new();
+        let Lookup::Found { entry, .. } = routes.find(&Method::HEAD, "/api/v1/courses") else {
+            panic!("HEAD not routed");
+        };
+        assert_eq!(entry.route, Route::Catalog);
+        match routes.find(&Method::OPTIONS, "/api/v1/auth/login") {
+            Lookup::Options(allow) => assert_eq!(allow, "POST, OPTIONS"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            routes.find(&Method::OPTIONS, "/nope"),
+            Lookup::NotFound
+        ));
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
 
+        let open = app.metrics().connection();
         let app = app.clone();
         let service = service_fn(move |request| {
             let app = app.clone();
@@ -91,7 +92,7 @@ pub async fn serve(
         let mut closing = closing_rx.clone();
         let first_byte = config.header_read_timeout;
         connections.spawn(async move {
-            let _slot = slot;
+            let (_slot, _open) = (slot, open);
             // hyper's header timeout starts once it knows the protocol, which
             // takes a first byte; a client that connects and sends nothing
             // would otherwise hold a slot for ever.

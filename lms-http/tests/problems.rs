@@ -77,12 +77,15 @@ async fn an_unknown_route_and_an_unknown_course_are_404s(t: TestApp) {
 async fn a_wrong_method_is_a_405_listing_the_allowed_ones(t: TestApp) {
     let reply = t.call(Method::DELETE, "/api/v1/courses").send().await;
     reply.problem(405, "method_not_allowed");
-    assert_eq!(reply.header("allow"), Some("GET, POST"));
+    assert_eq!(reply.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
     let reply = t.call(Method::PUT, "/api/v1/me").send().await;
     reply.problem(405, "method_not_allowed");
-    assert_eq!(reply.header("allow"), Some("GET, PATCH, DELETE"));
+    assert_eq!(
+        reply.header("allow"),
+        Some("GET, HEAD, PATCH, DELETE, OPTIONS")
+    );
     let reply = t.get("/api/v1/auth/login").send().await;
-    assert_eq!(reply.header("allow"), Some("POST"));
+    assert_eq!(reply.header("allow"), Some("POST, OPTIONS"));
 }
 
 async fn a_taken_email_is_a_409(t: TestApp) {

@@ -25,6 +25,7 @@
 //! The e-mail can then be used for a new account.
 
 mod hashing;
+mod throttle;
 mod tokens;
 
 use std::fmt;
@@ -32,6 +33,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub(crate) use hashing::Hasher;
+pub use throttle::AuthAction;
 pub(crate) use tokens::{TokenKeys, random_token};
 
 use crate::Lms;
@@ -41,8 +43,8 @@ use crate::domain::{Bio, DisplayName, Email, ObjectKey, Password, Role, SessionI
 use crate::error::{Error, ErrorKind, Result, check, finish};
 use crate::events::{Event, EventQuery};
 use crate::store::{
-    FirstSession, LockPolicy, LoginAttempt, NewRefreshToken, NewSession, NewUser, ProfileChanges,
-    Rotation, User, UserQuery, UserRecord, locked_out,
+    AccountChanges, FirstSession, LockPolicy, LoginAttempt, NewRefreshToken, NewSession, NewUser,
+    ProfileChanges, Rotation, User, UserQuery, UserRecord, locked_out,
 };
 
 /// Self-service sign-up. The account starts as a `student`.
@@ -96,6 +98,18 @@ pub struct ProfileUpdate {
     /// New avatar object key; `Some(None)` clears it.
     #[serde(default, deserialize_with = "present")]
     pub avatar_key: Option<Option<String>>,
+}
+
+/// What an admin may change on someone's account. Absent fields stay.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountUpdate {
+    /// New role: `student`, `instructor` or `admin`.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Disable (`true`: sessions end at once) or enable the account.
+    #[serde(default)]
+    pub disabled: Option<bool>,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one not sent (`None`).
@@ -660,29 +674,57 @@ impl Lms {
         self.store().delete_user(id, *actor, self.now()).await
     }
 
-    /// Changes a user's role: admins and the operator. An admin cannot
-    /// change their own role, so a school never loses its last admin by
-    /// accident.
-    pub async fn set_role(&self, actor: &Actor, id: UserId, role: Role) -> Result<User> {
+    /// Changes a user's role and whether the account is disabled, in one
+    /// step: admins and the operator. An admin cannot change their own role
+    /// or disable themselves, so a school never loses its last admin by
+    /// accident. Disabling ends every session at once.
+    pub async fn update_account(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        update: AccountUpdate,
+    ) -> Result<User> {
         actor.require_admin()?;
+        let role = update
+            .role
+            .as_deref()
+            .map(|r| Role::parse("role", r))
+            .transpose()?;
+        let changes = AccountChanges {
+            role,
+            disabled: update.disabled,
+        };
         if actor.user_id() == Some(id) {
-            return Err(Error::forbidden("an admin cannot change their own role"));
-        }
-        self.store().set_role(id, role, *actor, self.now()).await
-    }
-
-    /// Disables or enables an account: admins and the operator, not on
-    /// themselves. Disabling ends every session at once.
-    pub async fn set_disabled(&self, actor: &Actor, id: UserId, disabled: bool) -> Result<User> {
-        actor.require_admin()?;
-        if actor.user_id() == Some(id) {
-            return Err(Error::forbidden(
-                "an admin cannot disable their own account",
-            ));
+            if changes.role.is_some() {
+                return Err(Error::forbidden("an admin cannot change their own role"));
+            }
+            if changes.disabled == Some(true) {
+                return Err(Error::forbidden(
+                    "an admin cannot disable their own account",
+                ));
+            }
         }
         self.store()
-            .set_disabled(id, disabled, *actor, self.now())
+            .update_account(id, changes, *actor, self.now())
             .await
+    }
+
+    /// [`Lms::update_account`] changing only the role.
+    pub async fn set_role(&self, actor: &Actor, id: UserId, role: Role) -> Result<User> {
+        let update = AccountUpdate {
+            role: Some(role.as_str().to_owned()),
+            disabled: None,
+        };
+        self.update_account(actor, id, update).await
+    }
+
+    /// [`Lms::update_account`] disabling or enabling only.
+    pub async fn set_disabled(&self, actor: &Actor, id: UserId, disabled: bool) -> Result<User> {
+        let update = AccountUpdate {
+            role: None,
+            disabled: Some(disabled),
+        };
+        self.update_account(actor, id, update).await
     }
 
     /// Ends every session of a user (themselves, admins, the operator).

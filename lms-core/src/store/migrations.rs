@@ -25,6 +25,11 @@ pub(crate) static SQLITE: Embedded = &[
         "learning",
         include_str!("migrations/sqlite/0002_learning.sql"),
     ),
+    (
+        3,
+        "rate limits",
+        include_str!("migrations/sqlite/0003_rate_limits.sql"),
+    ),
 ];
 
 pub(crate) static POSTGRES: Embedded = &[
@@ -37,6 +42,11 @@ pub(crate) static POSTGRES: Embedded = &[
         2,
         "learning",
         include_str!("migrations/postgres/0002_learning.sql"),
+    ),
+    (
+        3,
+        "rate limits",
+        include_str!("migrations/postgres/0003_rate_limits.sql"),
     ),
 ];
 

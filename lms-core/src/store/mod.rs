@@ -348,16 +348,17 @@ pub trait AccountStore: Send + Sync {
         at: Timestamp,
     ) -> Result<()>;
 
-    /// Changes the role. Setting the current role changes nothing.
-    async fn set_role(&self, user: UserId, role: Role, actor: Actor, at: Timestamp)
-    -> Result<User>;
-
-    /// Disables (revoking sessions and tokens) or enables an account.
-    /// Setting the current state changes nothing.
-    async fn set_disabled(
+    /// An admin's change to an account, in one transaction: the role, and
+    /// disabling (revoking sessions and tokens) or enabling it. Setting a
+    /// field to its current value changes nothing and records nothing; a
+    /// missing or deleted user is `not_found`.
+    ///
+    /// Events: `user.role_changed`, then `user.disabled` or `user.enabled`,
+    /// each only for a field that changed.
+    async fn update_account(
         &self,
         user: UserId,
-        disabled: bool,
+        changes: AccountChanges,
         actor: Actor,
         at: Timestamp,
     ) -> Result<User>;
@@ -372,6 +373,72 @@ pub trait AccountStore: Send + Sync {
 
     /// Live users in id order, filtered.
     async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>>;
+
+    /// Counts one hit on every bucket at once, if each has room for it
+    /// under its rate (GCRA: `limit` hits in a burst, then one per
+    /// `period / limit`). All or nothing: when any bucket is full nothing is
+    /// counted and the answer is how long until it has room again.
+    ///
+    /// Buckets are shared by every instance on the store, so a limit holds
+    /// across a fleet. Writes no event: a hit is not a change of state
+    /// anyone audits.
+    async fn hit_rate_limits(
+        &self,
+        buckets: &[(String, Rate)],
+        at: Timestamp,
+    ) -> Result<Option<std::time::Duration>>;
+
+    /// Deletes buckets whose hits have all drained by `at` (they are the
+    /// same as absent ones). Returns how many.
+    async fn prune_rate_limits(&self, at: Timestamp) -> Result<u64>;
+}
+
+/// An admin's change to an account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountChanges {
+    /// New role.
+    pub role: Option<Role>,
+    /// Disable (true) or enable (false).
+    pub disabled: Option<bool>,
+}
+
+/// At most `limit` hits per `period`, in a burst or spread out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Hits allowed per period (at least 1).
+    pub limit: u32,
+    /// The period.
+    pub period: std::time::Duration,
+}
+
+impl Rate {
+    /// `limit` hits a minute.
+    pub fn per_minute(limit: u32) -> Self {
+        Self {
+            limit,
+            period: std::time::Duration::from_secs(60),
+        }
+    }
+
+    /// Microseconds between two hits at the steady rate (GCRA's emission
+    /// interval), and how far ahead of now a bucket may run (its burst
+    /// tolerance), in the store's integer units.
+    pub(crate) fn gcra_us(self) -> (i64, i64) {
+        let period = i64::try_from(self.period.as_micros()).unwrap_or(i64::MAX);
+        let interval = (period / i64::from(self.limit.max(1))).max(1);
+        (interval, period - interval)
+    }
+}
+
+/// How a store's connection pool is used, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStats {
+    /// Connections open now.
+    pub open: u32,
+    /// Open connections not lent out.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
 }
 
 /// The event log.
@@ -389,6 +456,12 @@ pub trait Store: AccountStore + EventStore + CourseStore + EnrollmentStore + Deb
 
     /// Applied and pending schema migrations.
     async fn migration_status(&self) -> Result<Vec<MigrationStatus>>;
+
+    /// One cheap round trip, for readiness probes.
+    async fn ping(&self) -> Result<()>;
+
+    /// The connection pool's use now.
+    fn pool_stats(&self) -> PoolStats;
 }
 
 /// Opens the store a URL names and applies its migrations:

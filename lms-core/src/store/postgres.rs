@@ -10,9 +10,9 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
 
-use super::Store;
 use super::migrations::{self, MigrationStatus};
 use super::sql::sql_store;
+use super::{PoolStats, Store};
 use crate::config::valid_schema_name;
 
 /// A store in a PostgreSQL database (and schema).
@@ -125,6 +125,19 @@ impl Store for PostgresStore {
     async fn migration_status(&self) -> Result<Vec<MigrationStatus>> {
         let mut conn = self.pool.acquire().await?;
         migrations::status(&mut *conn, migrations::POSTGRES).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
     }
 }
 

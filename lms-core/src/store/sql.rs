@@ -74,9 +74,9 @@ macro_rules! sql_store {
         use $crate::events::{kinds, Event, EventQuery, NewEvent};
         use $crate::store::sql::{contains_pattern, revoked, unique_as, USER_COLUMNS};
         use $crate::store::{
-            AccountStore, EventStore, FirstSession, LockPolicy, LoginAttempt, NewRefreshToken,
-            NewSession, NewUser, ProfileChanges, Rotation, User, UserQuery, UserRecord,
-            locked_out,
+            AccountChanges, AccountStore, EventStore, FirstSession, LockPolicy, LoginAttempt,
+            NewRefreshToken, NewSession, NewUser, ProfileChanges, Rate, Rotation, User, UserQuery,
+            UserRecord, locked_out,
         };
 
         fn user_record(row: &$row) -> Result<UserRecord> {
@@ -197,19 +197,6 @@ macro_rules! sql_store {
             .execute(&mut **tx)
             .await?;
             Ok(done.rows_affected())
-        }
-
-        async fn live_user_in(
-            tx: &mut sqlx::Transaction<'static, $db>,
-            user: UserId,
-        ) -> Result<User> {
-            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
-            let row = sqlx::query(&sql)
-                .bind(user.0)
-                .fetch_optional(&mut **tx)
-                .await?
-                .ok_or_else(|| Error::not_found("user not found"))?;
-            Ok(user_record(&row)?.user)
         }
 
         #[async_trait]
@@ -602,65 +589,62 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn set_role(
+            async fn update_account(
                 &self,
                 user: UserId,
-                role: Role,
+                changes: AccountChanges,
                 actor: Actor,
                 at: Timestamp,
             ) -> Result<User> {
                 let mut tx = self.write().await?;
                 let sql = format!(
-                    "UPDATE users SET role = $2, updated_at = $3 \
-                     WHERE id = $1 AND deleted_at IS NULL AND role <> $2 RETURNING {USER_COLUMNS}"
+                    "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL{FOR_UPDATE}"
                 );
                 let row = sqlx::query(&sql)
                     .bind(user.0)
-                    .bind(role.as_str())
-                    .bind(ts(at))
                     .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(row) = row else {
-                    // Unchanged (or missing): nothing to record.
-                    return live_user_in(&mut tx, user).await;
-                };
-                let updated = user_record(&row)?.user;
-                let payload = json!({ "role": role });
-                append(&mut tx, NewEvent::user(kinds::USER_ROLE_CHANGED, user.0, actor, payload), at)
-                    .await?;
-                tx.commit().await?;
-                Ok(updated)
-            }
-
-            async fn set_disabled(
-                &self,
-                user: UserId,
-                disabled: bool,
-                actor: Actor,
-                at: Timestamp,
-            ) -> Result<User> {
-                let mut tx = self.write().await?;
+                    .await?
+                    .ok_or_else(|| Error::not_found("user not found"))?;
+                let current = user_record(&row)?.user;
+                let role = changes.role.filter(|r| *r != current.role);
+                let disabled = changes.disabled.filter(|d| *d != current.disabled);
+                if role.is_none() && disabled.is_none() {
+                    return Ok(current);
+                }
+                // Disabling bumps the token version, so access tokens stop
+                // working at once, not when they expire.
                 let sql = format!(
-                    "UPDATE users SET disabled = $2, updated_at = $3, \
-                     token_version = token_version + CASE WHEN $2 THEN 1 ELSE 0 END \
-                     WHERE id = $1 AND deleted_at IS NULL AND disabled <> $2 RETURNING {USER_COLUMNS}"
+                    "UPDATE users SET role = COALESCE($2, role), \
+                     disabled = COALESCE($3, disabled), updated_at = $4, \
+                     token_version = token_version + CASE WHEN $3 THEN 1 ELSE 0 END \
+                     WHERE id = $1 RETURNING {USER_COLUMNS}"
                 );
                 let row = sqlx::query(&sql)
                     .bind(user.0)
+                    .bind(role.map(Role::as_str))
                     .bind(disabled)
                     .bind(ts(at))
-                    .fetch_optional(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await?;
-                let Some(row) = row else {
-                    return live_user_in(&mut tx, user).await;
-                };
                 let updated = user_record(&row)?.user;
-                let (kind, n) = if disabled {
-                    (kinds::USER_DISABLED, revoke_all(&mut tx, user, None, at).await?)
-                } else {
-                    (kinds::USER_ENABLED, 0)
-                };
-                append(&mut tx, NewEvent::user(kind, user.0, actor, revoked(n)), at).await?;
+                let mut events = Vec::with_capacity(2);
+                if let Some(role) = role {
+                    let payload = json!({ "role": role });
+                    events.push(NewEvent::user(kinds::USER_ROLE_CHANGED, user.0, actor, payload));
+                }
+                match disabled {
+                    Some(true) => {
+                        let n = revoke_all(&mut tx, user, None, at).await?;
+                        events.push(NewEvent::user(kinds::USER_DISABLED, user.0, actor, revoked(n)));
+                    }
+                    Some(false) => {
+                        events.push(NewEvent::user(kinds::USER_ENABLED, user.0, actor, revoked(0)));
+                    }
+                    None => {}
+                }
+                for event in events {
+                    append(&mut tx, event, at).await?;
+                }
                 tx.commit().await?;
                 Ok(updated)
             }
@@ -736,6 +720,61 @@ macro_rules! sql_store {
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map(|r| Ok(user_record(r)?.user)).collect()
+            }
+
+            async fn hit_rate_limits(
+                &self,
+                buckets: &[(String, Rate)],
+                at: Timestamp,
+            ) -> Result<Option<std::time::Duration>> {
+                let now = at.timestamp_micros();
+                let mut tx = self.write().await?;
+                let mut wait: Option<i64> = None;
+                for (bucket, rate) in buckets {
+                    let (interval, tolerance) = rate.gcra_us();
+                    // GCRA in one statement, atomic under concurrent hits
+                    // (the upsert locks the row): a bucket whose arrival
+                    // time is at most `tolerance` ahead of now takes the hit
+                    // and moves on by one interval; a fuller one stays.
+                    let row = sqlx::query(
+                        "INSERT INTO rate_limits (bucket, tat_us, allowed) VALUES ($1, $2 + $3, 1) \
+                         ON CONFLICT (bucket) DO UPDATE SET \
+                         allowed = CASE WHEN rate_limits.tat_us - $2 <= $4 THEN 1 ELSE 0 END, \
+                         tat_us = CASE WHEN rate_limits.tat_us - $2 > $4 THEN rate_limits.tat_us \
+                         WHEN rate_limits.tat_us > $2 THEN rate_limits.tat_us + $3 \
+                         ELSE $2 + $3 END \
+                         RETURNING allowed, tat_us",
+                    )
+                    .bind(bucket)
+                    .bind(now)
+                    .bind(interval)
+                    .bind(tolerance)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let allowed: i64 = row.try_get("allowed")?;
+                    if allowed == 0 {
+                        let tat: i64 = row.try_get("tat_us")?;
+                        let this = tat - now - tolerance;
+                        wait = Some(wait.map_or(this, |w| w.max(this)));
+                    }
+                }
+                match wait {
+                    // Dropping the transaction rolls back the hits counted
+                    // on the buckets that had room.
+                    Some(us) => Ok(Some(std::time::Duration::from_micros(us.max(1) as u64))),
+                    None => {
+                        tx.commit().await?;
+                        Ok(None)
+                    }
+                }
+            }
+
+            async fn prune_rate_limits(&self, at: Timestamp) -> Result<u64> {
+                let done = sqlx::query("DELETE FROM rate_limits WHERE tat_us < $1")
+                    .bind(at.timestamp_micros())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
             }
         }
 

@@ -11,9 +11,9 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use super::Store;
 use super::migrations::{self, MigrationStatus};
 use super::sql::sql_store;
+use super::{PoolStats, Store};
 
 /// A store in an SQLite database.
 #[derive(Debug, Clone)]
@@ -114,6 +114,19 @@ impl Store for SqliteStore {
     async fn migration_status(&self) -> Result<Vec<MigrationStatus>> {
         let mut conn = self.pool.acquire().await?;
         migrations::status(&mut *conn, migrations::SQLITE).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
     }
 }
 

@@ -1,8 +1,12 @@
 //! `/auth`: register, log in, refresh, log out. None of these has an actor:
 //! the body carries the credentials, so an `Authorization` header, stale or
 //! not, is ignored.
+//!
+//! Register, login and refresh are rate limited per client address and (the
+//! first two) per e-mail, before the core does anything costly: a refused
+//! attempt never reaches the password hasher.
 
-use lms_core::{Credentials, Registration};
+use lms_core::{AuthAction, Credentials, Registration};
 use serde::Deserialize;
 
 use super::{Ctx, Reply};
@@ -18,6 +22,13 @@ struct RefreshToken {
 /// `POST /auth/register`: 201 with the new session.
 pub async fn register(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     let registration: Registration = ctx.json().await?;
+    ctx.lms()
+        .throttle(
+            AuthAction::Register,
+            ctx.client(),
+            Some(&registration.email),
+        )
+        .await?;
     let session = ctx.lms().register(registration).await?;
     Reply::created(&session, Some("/api/v1/me".to_owned()))
 }
@@ -25,12 +36,18 @@ pub async fn register(ctx: Ctx<'_>) -> Result<Reply, Problem> {
 /// `POST /auth/login`.
 pub async fn login(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     let credentials: Credentials = ctx.json().await?;
+    ctx.lms()
+        .throttle(AuthAction::Login, ctx.client(), Some(&credentials.email))
+        .await?;
     Reply::ok(&ctx.lms().login(credentials).await?)
 }
 
 /// `POST /auth/refresh`: a new pair for the refresh token.
 pub async fn refresh(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     let body: RefreshToken = ctx.json().await?;
+    ctx.lms()
+        .throttle(AuthAction::Refresh, ctx.client(), None)
+        .await?;
     Reply::ok(&ctx.lms().refresh(&body.refresh_token).await?)
 }
 

@@ -19,7 +19,7 @@ pub async fn healthz(_ctx: Ctx<'_>) -> Result<Reply, Problem> {
 /// `GET /readyz`: 200 when the store answers, else 503.
 pub async fn readyz(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     let store = ctx.lms().store();
-    match tokio::time::timeout(READY_TIMEOUT, store.migration_status()).await {
+    match tokio::time::timeout(READY_TIMEOUT, store.ping()).await {
         Ok(Ok(_)) => Reply::ok(&json!({"status": "ok"})),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: the store failed");

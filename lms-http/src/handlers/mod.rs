@@ -12,7 +12,7 @@ pub mod progress;
 pub mod sections;
 pub mod users;
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use http::header::AUTHORIZATION;
@@ -36,7 +36,7 @@ pub struct Ctx<'a> {
     // handler futures holding `&Ctx` stay `Send`; it is taken once.
     body: Mutex<Option<RequestBody>>,
     params: Vec<(String, String)>,
-    peer: Option<SocketAddr>,
+    client: Option<IpAddr>,
 }
 
 impl<'a> Ctx<'a> {
@@ -45,15 +45,20 @@ impl<'a> Ctx<'a> {
         parts: Parts,
         body: RequestBody,
         params: Vec<(String, String)>,
-        peer: Option<SocketAddr>,
+        client: Option<IpAddr>,
     ) -> Self {
         Self {
             app,
             parts,
             body: Mutex::new(Some(body)),
             params,
-            peer,
+            client,
         }
+    }
+
+    /// The application.
+    pub fn app(&self) -> &'a App {
+        self.app
     }
 
     /// The core.
@@ -61,10 +66,10 @@ impl<'a> Ctx<'a> {
         self.app.lms()
     }
 
-    /// The client's address, when the request came over a socket.
-    #[expect(dead_code, reason = "per-address rate limits are the next step")]
-    pub fn peer(&self) -> Option<SocketAddr> {
-        self.peer
+    /// The client's address (see [`crate::client`]), when the request
+    /// came over a socket.
+    pub fn client(&self) -> Option<IpAddr> {
+        self.client
     }
 
     /// Who is acting. No `Authorization` header is the anonymous actor; a
@@ -129,11 +134,15 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// A successful answer: a status and a JSON body (or none).
+const JSON: &str = "application/json";
+
+/// A successful answer: a status and a body (JSON unless said otherwise).
 #[derive(Debug)]
 pub struct Reply {
     pub(crate) status: StatusCode,
     pub(crate) body: Option<Bytes>,
+    /// The body's media type.
+    pub(crate) content_type: &'static str,
     /// Answer with a strong `ETag` and honour `If-None-Match`.
     pub(crate) etag: bool,
     pub(crate) location: Option<String>,
@@ -146,6 +155,7 @@ impl Reply {
         Ok(Self {
             status,
             body: Some(Bytes::from(json)),
+            content_type: JSON,
             etag: false,
             location: None,
         })
@@ -178,9 +188,21 @@ impl Reply {
         Ok(Self {
             status: StatusCode::NO_CONTENT,
             body: None,
+            content_type: JSON,
             etag: false,
             location: None,
         })
+    }
+
+    /// 200 with a body that is not JSON.
+    pub fn text(content_type: &'static str, body: String) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: Some(Bytes::from(body)),
+            content_type,
+            etag: false,
+            location: None,
+        }
     }
 
     /// Marks the answer cacheable by validation (ETag, 304).

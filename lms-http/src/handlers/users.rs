@@ -1,20 +1,9 @@
 //! `/users`: admin operations on accounts (the core checks who is admin).
 
-use lms_core::{Role, UserId, UserQuery};
-use serde::Deserialize;
+use lms_core::{AccountUpdate, Role, UserId, UserQuery};
 
 use super::{Ctx, Reply};
 use crate::problem::Problem;
-
-/// What an admin may change on an account. Absent members stay.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AccountChange {
-    #[serde(default)]
-    role: Option<String>,
-    #[serde(default)]
-    disabled: Option<bool>,
-}
 
 /// `GET /users?role=&q=&after=&limit=`: pass the last id as `after` for the
 /// next page.
@@ -37,28 +26,11 @@ pub async fn get(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     Reply::ok(&ctx.lms().user(&actor, id).await?)
 }
 
-/// `PATCH /users/{user}` with `{role?, disabled?}`: answers with the
-/// account as it now is.
+/// `PATCH /users/{user}` with `{role?, disabled?}`, both in one step:
+/// answers with the account as it now is.
 pub async fn update(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     let actor = ctx.actor().await?;
     let id = ctx.id("user", UserId::parse)?;
-    let change: AccountChange = ctx.json().await?;
-    let role = change
-        .role
-        .as_deref()
-        .map(|r| Role::parse("role", r))
-        .transpose()?;
-    let lms = ctx.lms();
-    let mut user = None;
-    if let Some(role) = role {
-        user = Some(lms.set_role(&actor, id, role).await?);
-    }
-    if let Some(disabled) = change.disabled {
-        user = Some(lms.set_disabled(&actor, id, disabled).await?);
-    }
-    let user = match user {
-        Some(user) => user,
-        None => lms.user(&actor, id).await?,
-    };
-    Reply::ok(&user)
+    let update: AccountUpdate = ctx.json().await?;
+    Reply::ok(&ctx.lms().update_account(&actor, id, update).await?)
 }

@@ -119,6 +119,7 @@ pub struct Call<'a> {
     app: &'a App,
     builder: http::request::Builder,
     body: Bytes,
+    peer: Option<SocketAddr>,
 }
 
 /// A response as the tests look at it.
@@ -192,6 +193,12 @@ impl<'a> Call<'a> {
         self
     }
 
+    /// Sends as if over a socket from `peer` (rate limits see it).
+    pub fn from_peer(mut self, peer: &str) -> Self {
+        self.peer = Some(peer.parse().unwrap());
+        self
+    }
+
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
         self
@@ -199,7 +206,7 @@ impl<'a> Call<'a> {
 
     pub async fn send(self) -> Reply {
         let request = self.builder.body(Full::new(self.body)).unwrap();
-        let response = self.app.handle(request).await;
+        let response = self.app.handle_from(request, self.peer).await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -217,6 +224,7 @@ impl TestApp {
             app: &self.app,
             builder: Request::builder().method(method).uri(path),
             body: Bytes::new(),
+            peer: None,
         }
     }
 

@@ -348,12 +348,12 @@ pub async fn a_session_starts_only_while_the_checked_credentials_hold(store: Arc
     // Disabling bumps the version; a login that read it afterwards is still
     // refused while the account stays disabled.
     store
-        .set_disabled(ada, true, system(), later(3))
+        .update_account(ada, disabled(true), system(), later(3))
         .await
         .unwrap();
     refused(session_for(&*store, ada, "d").await, "disabled").await;
     store
-        .set_disabled(ada, false, system(), later(4))
+        .update_account(ada, disabled(false), system(), later(4))
         .await
         .unwrap();
     start(&*store, ada, "ok").await;
@@ -721,12 +721,12 @@ pub async fn a_password_change_bumps_the_version_and_keeps_one_session(store: Ar
 pub async fn setting_the_current_role_changes_nothing(store: Arc<dyn Store>) {
     let ada = make_user(&*store, "ada@example.com").await;
     let user = store
-        .set_role(ada, Role::Instructor, system(), later(1))
+        .update_account(ada, role(Role::Instructor), system(), later(1))
         .await
         .unwrap();
     assert_eq!((user.role, user.updated_at), (Role::Instructor, later(1)));
     let same = store
-        .set_role(ada, Role::Instructor, system(), later(2))
+        .update_account(ada, role(Role::Instructor), system(), later(2))
         .await
         .unwrap();
     assert_eq!(same, user);
@@ -742,18 +742,18 @@ pub async fn disabling_revokes_sessions_and_enabling_does_not(store: Arc<dyn Sto
     let ada = make_user(&*store, "ada@example.com").await;
     let session = start(&*store, ada, "r1").await;
     let user = store
-        .set_disabled(ada, true, system(), later(1))
+        .update_account(ada, disabled(true), system(), later(1))
         .await
         .unwrap();
     assert!(user.disabled);
     assert!(!live(&*store, ada, session).await);
     assert_eq!(store.user(ada).await.unwrap().unwrap().token_version, 1);
     store
-        .set_disabled(ada, true, system(), later(2))
+        .update_account(ada, disabled(true), system(), later(2))
         .await
         .unwrap();
     let user = store
-        .set_disabled(ada, false, system(), later(3))
+        .update_account(ada, disabled(false), system(), later(3))
         .await
         .unwrap();
     assert!(!user.disabled);
@@ -767,6 +767,188 @@ pub async fn disabling_revokes_sessions_and_enabling_does_not(store: Arc<dyn Sto
             kinds::USER_DISABLED,
             kinds::USER_ENABLED
         ]
+    );
+}
+
+/// Role and disable together are one transaction with both events; asking
+/// for the current values of both writes nothing.
+pub async fn a_role_change_and_a_disable_are_one_step(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let session = start(&*store, ada, "r1").await;
+    let both = AccountChanges {
+        role: Some(Role::Instructor),
+        disabled: Some(true),
+    };
+    let user = store
+        .update_account(ada, both, system(), later(1))
+        .await
+        .unwrap();
+    assert_eq!((user.role, user.disabled), (Role::Instructor, true));
+    assert_eq!(user.updated_at, later(1));
+    assert!(!live(&*store, ada, session).await);
+    let record = store.user(ada).await.unwrap().unwrap();
+    assert_eq!(record.user, user);
+    assert_eq!(record.token_version, 1);
+    let same = store
+        .update_account(ada, both, system(), later(2))
+        .await
+        .unwrap();
+    assert_eq!(same, user);
+    assert_eq!(
+        kinds_of(&*store, ada).await,
+        [
+            kinds::USER_REGISTERED,
+            kinds::SESSION_STARTED,
+            kinds::USER_ROLE_CHANGED,
+            kinds::USER_DISABLED
+        ]
+    );
+    let err = store
+        .update_account(UserId::new(), both, system(), later(3))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+}
+
+/// One bucket under GCRA: the whole burst at once, then refusals saying how
+/// long to wait, then one more hit per interval as time passes.
+pub async fn a_rate_limit_allows_its_burst_then_one_hit_per_interval(store: Arc<dyn Store>) {
+    let rate = Rate::per_minute(3);
+    let bucket = vec![("login:address:a".to_owned(), rate)];
+    for i in 0..3 {
+        let wait = store.hit_rate_limits(&bucket, t0()).await.unwrap();
+        assert_eq!(wait, None, "hit {i} of the burst was refused");
+    }
+    let wait = store.hit_rate_limits(&bucket, t0()).await.unwrap();
+    assert_eq!(
+        wait,
+        Some(Duration::from_secs(20)),
+        "the fourth hit waits one interval"
+    );
+    let wait = store.hit_rate_limits(&bucket, later(5)).await.unwrap();
+    assert_eq!(
+        wait,
+        Some(Duration::from_secs(15)),
+        "a refusal is not counted"
+    );
+    assert_eq!(
+        store.hit_rate_limits(&bucket, later(20)).await.unwrap(),
+        None
+    );
+    assert!(
+        store
+            .hit_rate_limits(&bucket, later(20))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // After a whole idle period the full burst is back.
+    for _ in 0..3 {
+        assert_eq!(
+            store.hit_rate_limits(&bucket, later(200)).await.unwrap(),
+            None
+        );
+    }
+    assert!(
+        store
+            .hit_rate_limits(&bucket, later(200))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Another bucket is independent.
+    let other = vec![("login:address:b".to_owned(), rate)];
+    assert_eq!(
+        store.hit_rate_limits(&other, later(200)).await.unwrap(),
+        None
+    );
+}
+
+/// Hits on several buckets are all or nothing: when one is full, the others
+/// are not charged.
+pub async fn a_refused_hit_counts_on_no_bucket(store: Arc<dyn Store>) {
+    let roomy = ("login:address:a".to_owned(), Rate::per_minute(2));
+    let full = ("login:account:ada".to_owned(), Rate::per_minute(1));
+    assert_eq!(
+        store
+            .hit_rate_limits(std::slice::from_ref(&full), t0())
+            .await
+            .unwrap(),
+        None
+    );
+    for _ in 0..5 {
+        let wait = store
+            .hit_rate_limits(&[roomy.clone(), full.clone()], t0())
+            .await
+            .unwrap();
+        assert_eq!(wait, Some(Duration::from_secs(60)));
+    }
+    // The roomy bucket still has its whole burst of two.
+    for _ in 0..2 {
+        assert_eq!(
+            store
+                .hit_rate_limits(std::slice::from_ref(&roomy), t0())
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    assert!(
+        store
+            .hit_rate_limits(&[roomy], t0())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// Of many simultaneous hits on one bucket exactly the limit's worth pass.
+pub async fn concurrent_hits_never_pass_the_limit(store: Arc<dyn Store>) {
+    let bucket = vec![("register:address:a".to_owned(), Rate::per_minute(7))];
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let store = store.clone();
+            let bucket = bucket.clone();
+            tokio::spawn(async move { store.hit_rate_limits(&bucket, t0()).await.unwrap() })
+        })
+        .collect();
+    let mut passed = 0;
+    for task in tasks {
+        if task.await.unwrap().is_none() {
+            passed += 1;
+        }
+    }
+    assert_eq!(passed, 7);
+}
+
+/// Pruning deletes only drained buckets, and a pruned bucket starts afresh.
+pub async fn drained_buckets_are_pruned(store: Arc<dyn Store>) {
+    let slow = ("a".to_owned(), Rate::per_minute(1));
+    let fast = ("b".to_owned(), Rate::per_minute(60));
+    store
+        .hit_rate_limits(std::slice::from_ref(&slow), t0())
+        .await
+        .unwrap();
+    store
+        .hit_rate_limits(std::slice::from_ref(&fast), t0())
+        .await
+        .unwrap();
+    // Ten seconds on, the fast bucket has drained, the slow one has not.
+    assert_eq!(store.prune_rate_limits(later(10)).await.unwrap(), 1);
+    assert!(
+        store
+            .hit_rate_limits(&[slow], later(10))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.prune_rate_limits(later(10)).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .hit_rate_limits(std::slice::from_ref(&fast), later(10))
+            .await
+            .unwrap(),
+        None
     );
 }
 
@@ -853,7 +1035,7 @@ pub async fn listing_users_filters_and_pages_by_id(store: Arc<dyn Store>) {
         ids.push(make_user(&*store, &format!("user{i}@example.com")).await);
     }
     store
-        .set_role(ids[3], Role::Instructor, system(), t0())
+        .update_account(ids[3], role(Role::Instructor), system(), t0())
         .await
         .unwrap();
     let mut seen = Vec::new();
@@ -908,7 +1090,7 @@ pub async fn the_event_log_pages_by_cursor_and_filters(store: Arc<dyn Store>) {
     let ada = make_user(&*store, "ada@example.com").await;
     let bob = make_user(&*store, "bob@example.com").await;
     store
-        .set_role(bob, Role::Admin, system(), later(1))
+        .update_account(bob, role(Role::Admin), system(), later(1))
         .await
         .unwrap();
     let all = store.events(&EventQuery::default()).await.unwrap();
@@ -977,11 +1159,11 @@ pub async fn steps_on_a_missing_user_are_not_found(store: Arc<dyn Store>) {
             .set_password(ghost, "h".into(), None, system(), t0())
             .await,
         store
-            .set_role(ghost, Role::Admin, system(), t0())
+            .update_account(ghost, role(Role::Admin), system(), t0())
             .await
             .map(drop),
         store
-            .set_disabled(ghost, true, system(), t0())
+            .update_account(ghost, disabled(true), system(), t0())
             .await
             .map(drop),
         store.revoke_sessions(ghost, system(), t0()).await.map(drop),

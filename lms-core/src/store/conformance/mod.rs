@@ -25,8 +25,8 @@ use super::courses::{
 };
 use super::enrollment::{EnrollOutcome, EnrollRequest, ProgressChange, ProgressRecorded};
 use super::{
-    FirstSession, LockPolicy, LoginAttempt, NewRefreshToken, NewSession, NewUser, ProfileChanges,
-    Rotation, UserQuery,
+    AccountChanges, FirstSession, LockPolicy, LoginAttempt, NewRefreshToken, NewSession, NewUser,
+    ProfileChanges, Rate, Rotation, UserQuery,
 };
 use crate::actor::Actor;
 use crate::catalog::{
@@ -79,6 +79,11 @@ macro_rules! store_conformance_tests {
             a_password_change_bumps_the_version_and_keeps_one_session,
             setting_the_current_role_changes_nothing,
             disabling_revokes_sessions_and_enabling_does_not,
+            a_role_change_and_a_disable_are_one_step,
+            a_rate_limit_allows_its_burst_then_one_hit_per_interval,
+            a_refused_hit_counts_on_no_bucket,
+            concurrent_hits_never_pass_the_limit,
+            drained_buckets_are_pruned,
             revoking_sessions_counts_the_live_ones,
             deleting_a_user_erases_personal_data_and_frees_the_email,
             listing_users_filters_and_pages_by_id,
@@ -249,6 +254,22 @@ async fn kinds_of(store: &dyn Store, user: UserId) -> Vec<String> {
         .into_iter()
         .map(|e| e.kind)
         .collect()
+}
+
+/// Account changes setting only the role.
+fn role(role: Role) -> AccountChanges {
+    AccountChanges {
+        role: Some(role),
+        disabled: None,
+    }
+}
+
+/// Account changes disabling or enabling only.
+fn disabled(disabled: bool) -> AccountChanges {
+    AccountChanges {
+        role: None,
+        disabled: Some(disabled),
+    }
 }
 
 fn system() -> Actor {
