@@ -82,7 +82,7 @@ async fn logins_are_limited_per_address_before_any_password_check(t: TestApp) {
     let before = attempts_on(&t, "ada@example.com").await;
     for _ in 0..3 {
         t.post("/api/v1/auth/login")
-            .from_peer("198.51.100.7:5000")
+            .peer("198.51.100.7:5000")
             .json(login_body("ada@example.com", "not the password at all"))
             .send()
             .await
@@ -90,7 +90,7 @@ async fn logins_are_limited_per_address_before_any_password_check(t: TestApp) {
     }
     let refused = t
         .post("/api/v1/auth/login")
-        .from_peer("198.51.100.7:5001")
+        .peer("198.51.100.7:5001")
         .json(login_body("ada@example.com", PASSWORD))
         .send()
         .await;
@@ -102,7 +102,7 @@ async fn logins_are_limited_per_address_before_any_password_check(t: TestApp) {
     // Another address is not affected, and the right password works there.
     let ok = t
         .post("/api/v1/auth/login")
-        .from_peer("198.51.100.8:5000")
+        .peer("198.51.100.8:5000")
         .json(login_body("ada@example.com", PASSWORD))
         .send()
         .await;
@@ -115,7 +115,7 @@ async fn logins_are_limited_per_account_whatever_the_address(t: TestApp) {
     for peer in ["192.0.2.1:1", "192.0.2.2:1"] {
         let ok = t
             .post("/api/v1/auth/login")
-            .from_peer(peer)
+            .peer(peer)
             .json(login_body("Bob@Example.com", PASSWORD))
             .send()
             .await;
@@ -123,7 +123,7 @@ async fn logins_are_limited_per_account_whatever_the_address(t: TestApp) {
     }
     let refused = t
         .post("/api/v1/auth/login")
-        .from_peer("192.0.2.3:1")
+        .peer("192.0.2.3:1")
         .json(login_body("bob@example.com", PASSWORD))
         .send()
         .await;
@@ -145,7 +145,7 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy(t: TestApp) {
     let t = with(&t, |c| c.auth_rate_per_minute = 1, http);
     let register = |email: &str, peer: &str, xff: &str| {
         t.post("/api/v1/auth/register")
-            .from_peer(peer)
+            .peer(peer)
             .header("x-forwarded-for", xff)
             .json(json!({"email": email, "password": PASSWORD, "display_name": "P"}))
     };
@@ -183,7 +183,7 @@ async fn registrations_and_refreshes_are_limited_per_address(t: TestApp) {
     let t = with(&t, |c| c.auth_rate_per_minute = 1, http_config());
     let refresh = |token: &str| {
         t.post("/api/v1/auth/refresh")
-            .from_peer("203.0.113.20:9")
+            .peer("203.0.113.20:9")
             .json(json!({"refresh_token": token}))
     };
     let rotated = refresh(&session.refresh).send().await;
@@ -195,7 +195,7 @@ async fn registrations_and_refreshes_are_limited_per_address(t: TestApp) {
     // The refused refresh did not use the token: it still rotates elsewhere.
     let elsewhere = t
         .post("/api/v1/auth/refresh")
-        .from_peer("203.0.113.21:9")
+        .peer("203.0.113.21:9")
         .json(json!({"refresh_token": next}))
         .send()
         .await;

@@ -194,7 +194,7 @@ impl<'a> Call<'a> {
     }
 
     /// Sends as if over a socket from `peer` (rate limits see it).
-    pub fn from_peer(mut self, peer: &str) -> Self {
+    pub fn peer(mut self, peer: &str) -> Self {
         self.peer = Some(peer.parse().unwrap());
         self
     }
