@@ -332,6 +332,11 @@ async fn drafts_are_seen_only_by_their_owner_and_admins(h: Harness) {
         .await
         .unwrap();
     assert_eq!(seen_by_admin.items[0].course.id, draft.id);
+    let student = account(&h, "student@example.com", Role::Student).await;
+    assert_kind(
+        h.lms.instructor_courses(&student, None, None, None).await,
+        ErrorKind::Forbidden,
+    );
 }
 
 async fn content_is_for_learners_owners_admins_and_previews(h: Harness) {

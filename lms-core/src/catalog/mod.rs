@@ -550,6 +550,7 @@ impl Lms {
 
     /// An instructor's own courses in every status, newest first: the
     /// instructor themselves (admins see anyone's with `instructor`).
+    /// Students have no courses to list and are refused.
     pub async fn instructor_courses(
         &self,
         actor: &Actor,
@@ -561,6 +562,17 @@ impl Lms {
             Actor::System => Ok(UserId::default()),
             _ => Err(e),
         })?;
+        if matches!(
+            actor,
+            Actor::User {
+                role: Role::Student,
+                ..
+            }
+        ) {
+            return Err(Error::forbidden(
+                "only instructors and admins have courses to list",
+            ));
+        }
         let owner = match instructor {
             Some(other) if other != me => {
                 actor.require_admin()?;

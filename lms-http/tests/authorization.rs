@@ -1,0 +1,270 @@
+//! The authorization matrix: every routed operation, taken from the router
+//! itself, called by each kind of principal, with the status each must get.
+//!
+//! Each (route, principal) call runs against a fresh course, so one call's
+//! success (a delete, a publish) cannot change what the next one sees.
+//! Routes that end or change the caller's own account get fresh users too.
+//! The expectations are a `match` over [`Route`] without a catch-all, so a
+//! new route without a row does not compile.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{PASSWORD, SECRET, Session, TestApp, http_config};
+use lms_core::{Config, Lms, Role};
+use lms_http::{App, Route};
+use serde_json::{Value, json};
+
+on_both_stores!(every_route_answers_each_principal_as_the_rules_say);
+
+/// Who calls, in the order of the expectation arrays.
+const PRINCIPALS: [&str; 6] = [
+    "anonymous",
+    "student not enrolled",
+    "enrolled student",
+    "owning instructor",
+    "other instructor",
+    "admin",
+];
+
+/// The statuses one route gives each principal.
+type Row = [u16; 6];
+
+fn expected(route: Route) -> Row {
+    use Route::*;
+    // anonymous, student, enrolled, owner, other instructor, admin
+    match route {
+        Healthz | Readyz | Metrics | Catalog | GetCourse => [200; 6],
+        Register => [201; 6],
+        Login | Refresh => [200; 6],
+        Logout => [204; 6],
+        Me | UpdateMe | ChangePassword | MyEnrollments => [401, 200, 200, 200, 200, 200],
+        DeleteMe => [401, 204, 204, 204, 204, 204],
+        ListUsers | GetUser | UpdateUser => [401, 403, 403, 403, 403, 200],
+        CreateCourse => [401, 403, 403, 201, 201, 201],
+        InstructorCourses => [401, 403, 403, 200, 200, 200],
+        UpdateCourse | PublishCourse | UnpublishCourse | ArchiveCourse | RenameSection
+        | MoveSection | UpdateLecture | MoveLecture | CourseEnrollments | GrantEnrollments
+        | RevokeEnrollment => [401, 403, 403, 200, 403, 200],
+        CreateSection | CreateLecture => [401, 403, 403, 201, 403, 201],
+        // A course with a learner keeps its history: deleting it is refused
+        // after the authorization check passed.
+        DeleteCourse => [401, 403, 403, 409, 403, 409],
+        DeleteSection | DeleteLecture => [401, 403, 403, 204, 403, 204],
+        GetLecture => [401, 403, 200, 200, 403, 200],
+        // Anyone signed in may join a published free course.
+        Enroll => [401, 200, 200, 200, 200, 200],
+        // Progress is one's own: without an enrollment there is none.
+        CourseProgress | ResetProgress => [401, 404, 200, 404, 404, 404],
+        UpdateProgress => [401, 403, 200, 403, 403, 403],
+    }
+}
+
+/// Routes that end, re-password or otherwise spend the caller's account.
+fn needs_fresh_users(route: Route) -> bool {
+    matches!(route, Route::DeleteMe | Route::ChangePassword)
+}
+
+/// The signed-in principals (index 1..6 of [`PRINCIPALS`]).
+struct People {
+    student: Session,
+    enrolled: Session,
+    owner: Session,
+    other: Session,
+    admin: Session,
+    /// Someone only admins may look at or change.
+    victim: Session,
+    victim_email: String,
+}
+
+impl People {
+    async fn new(t: &TestApp) -> Self {
+        let tag = uuid::Uuid::now_v7().simple().to_string();
+        let email = |who: &str| format!("{who}-{tag}@example.com");
+        Self {
+            student: t.register(&email("student")).await,
+            enrolled: t.register(&email("enrolled")).await,
+            owner: t.staff(&email("owner"), Role::Instructor).await,
+            other: t.staff(&email("other"), Role::Instructor).await,
+            admin: t.staff(&email("admin"), Role::Admin).await,
+            victim: t.register(&email("victim")).await,
+            victim_email: email("victim"),
+        }
+    }
+
+    fn token(&self, principal: usize) -> Option<&str> {
+        let session = match principal {
+            0 => return None,
+            1 => &self.student,
+            2 => &self.enrolled,
+            3 => &self.owner,
+            4 => &self.other,
+            _ => &self.admin,
+        };
+        Some(&session.token)
+    }
+}
+
+/// A published free course of the owner with one section of two lectures,
+/// the enrolled student enrolled.
+struct Course {
+    id: String,
+    section: String,
+    lecture: String,
+}
+
+async fn course(t: &TestApp, people: &People) -> Course {
+    let owner = &people.owner.token;
+    let created = t
+        .post("/api/v1/courses")
+        .token(owner)
+        // Unique titles: each derives its own slug at once.
+        .json(json!({"title": format!("Matrix {}", uuid::Uuid::now_v7().simple())}))
+        .send()
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let section = t
+        .post(&format!("/api/v1/courses/{id}/sections"))
+        .token(owner)
+        .json(json!({"title": "Basics"}))
+        .send()
+        .await;
+    assert_eq!(section.status, 201, "{:?}", section.body);
+    let section = section.json()["id"].as_str().unwrap().to_owned();
+    let mut lectures = Vec::new();
+    for title in ["One", "Two"] {
+        let lecture = t
+            .post(&format!("/api/v1/sections/{section}/lectures"))
+            .token(owner)
+            .json(json!({"title": title, "kind": "video", "duration_secs": 300}))
+            .send()
+            .await;
+        assert_eq!(lecture.status, 201, "{:?}", lecture.body);
+        lectures.push(lecture.json()["id"].as_str().unwrap().to_owned());
+    }
+    let published = t
+        .post(&format!("/api/v1/courses/{id}/publish"))
+        .token(owner)
+        .send()
+        .await;
+    assert_eq!(published.status, 200, "{:?}", published.body);
+    let granted = t
+        .post(&format!("/api/v1/courses/{id}/enrollments"))
+        .token(owner)
+        .json(json!({"user_id": people.enrolled.id}))
+        .send()
+        .await;
+    assert_eq!(granted.status, 200, "{:?}", granted.body);
+    Course {
+        id,
+        section,
+        lecture: lectures.swap_remove(0),
+    }
+}
+
+/// The body a route needs to succeed for someone allowed to call it.
+async fn body(t: &TestApp, route: Route, people: &People) -> Option<Value> {
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    Some(match route {
+        Route::Register => json!({
+            "email": format!("new-{unique}@example.com"),
+            "password": PASSWORD,
+            "display_name": "Newcomer",
+        }),
+        Route::Login => json!({"email": people.victim_email, "password": PASSWORD}),
+        // A session of its own, so the shared ones stay live.
+        Route::Refresh | Route::Logout => {
+            let session = t.login(&people.victim_email).await;
+            json!({"refresh_token": session.refresh})
+        }
+        Route::UpdateMe => json!({"display_name": "Renamed"}),
+        Route::DeleteMe => json!({"password": PASSWORD}),
+        Route::ChangePassword => json!({
+            "current_password": PASSWORD,
+            "new_password": "another long passphrase 43",
+        }),
+        Route::UpdateUser => json!({"role": "instructor"}),
+        Route::CreateCourse => json!({"title": format!("Another {unique}")}),
+        Route::UpdateCourse => json!({"title": format!("Renamed {unique}")}),
+        Route::CreateSection | Route::RenameSection => json!({"title": "Section"}),
+        Route::MoveSection | Route::MoveLecture => json!({"position": 0}),
+        Route::CreateLecture => json!({"title": "Three", "kind": "article"}),
+        Route::UpdateLecture => json!({"title": "Renamed lecture"}),
+        Route::GrantEnrollments => json!({"user_id": people.student.id}),
+        Route::UpdateProgress => json!({"completed": true}),
+        _ => return None,
+    })
+}
+
+/// The pattern with its parameters filled in from the world.
+fn path(pattern: &str, route: Route, people: &People, course: &Course) -> String {
+    let user = match route {
+        Route::RevokeEnrollment => &people.enrolled.id,
+        _ => &people.victim.id,
+    };
+    pattern
+        .replace("{course}", &course.id)
+        .replace("{section}", &course.section)
+        .replace("{lecture}", &course.lecture)
+        .replace("{user}", user)
+}
+
+async fn every_route_answers_each_principal_as_the_rules_say(t: TestApp) {
+    // Limits would turn repeated logins into 429s; this test is about who
+    // may do what.
+    let mut config = Config::with_jwt_secret(SECRET);
+    config.auth_rate_per_minute = 0;
+    config.auth_account_rate_per_minute = 0;
+    let lms = Lms::builder(config)
+        .store(t.lms.store().clone())
+        .build()
+        .unwrap();
+    let t = TestApp {
+        app: App::new(lms.clone(), http_config()),
+        lms,
+    };
+
+    let shared = People::new(&t).await;
+    let mut covered = BTreeSet::new();
+    let mut wrong = Vec::new();
+    for (method, pattern, route) in lms_http::routes::operations() {
+        covered.insert(format!("{route:?}"));
+        let row = expected(route);
+        for (principal, &want) in row.iter().enumerate() {
+            let fresh;
+            let people = if needs_fresh_users(route) {
+                fresh = People::new(&t).await;
+                &fresh
+            } else {
+                &shared
+            };
+            let course = course(&t, people).await;
+            let mut call = t.call(method.clone(), &path(pattern, route, people, &course));
+            if let Some(token) = people.token(principal) {
+                call = call.token(token);
+            }
+            if let Some(body) = body(&t, route, people).await {
+                call = call.json(body);
+            }
+            let reply = call.send().await;
+            if reply.status != want {
+                wrong.push(format!(
+                    "{method} {pattern} ({route:?}) as {}: got {}, want {want}: {}",
+                    PRINCIPALS[principal],
+                    reply.status,
+                    String::from_utf8_lossy(&reply.body)
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} wrong answers:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    let routes = lms_http::routes::operations().count();
+    assert_eq!(covered.len(), routes, "two table rows share a route");
+}
