@@ -57,6 +57,9 @@ pub mod kinds {
     pub const COURSE_ARCHIVED: &str = "course.archived";
     /// A course without enrollments was deleted with its tree.
     pub const COURSE_DELETED: &str = "course.deleted";
+    /// A course and its tree were created or brought in line from an
+    /// exported document.
+    pub const COURSE_IMPORTED: &str = "course.imported";
     /// A section was added.
     pub const SECTION_CREATED: &str = "section.created";
     /// A section was renamed.

@@ -740,6 +740,28 @@ impl Lms {
         self.store().list_users(query).await
     }
 
+    /// A live account by id or e-mail address: admins and the operator.
+    pub async fn find_user(&self, actor: &Actor, id_or_email: &str) -> Result<User> {
+        actor.require_admin()?;
+        if let Ok(id) = UserId::parse("user", id_or_email) {
+            return Ok(self.live_user(id).await?.user);
+        }
+        let email = Email::parse("user", id_or_email)
+            .map_err(|_| Error::invalid_field("user", "must be a user id or an e-mail address"))?;
+        self.store()
+            .user_by_email(&email)
+            .await?
+            .map(|r| r.user)
+            .ok_or_else(|| Error::not_found(format!("no user with the e-mail {}", email.as_str())))
+    }
+
+    /// Counts of users, courses, enrollments and completions: admins and
+    /// the operator.
+    pub async fn stats(&self, actor: &Actor) -> Result<crate::store::Stats> {
+        actor.require_admin()?;
+        self.store().stats().await
+    }
+
     /// Reads the event log: admins and the operator.
     pub async fn events(&self, actor: &Actor, query: &EventQuery) -> Result<Vec<Event>> {
         actor.require_admin()?;

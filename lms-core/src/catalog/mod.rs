@@ -16,12 +16,16 @@
 
 mod cursor;
 mod model;
+mod transfer;
 
 use serde::Deserialize;
 
 pub use model::{
     Course, CourseDetail, CourseStatus, CourseSummary, Lecture, LectureKind, LectureOutline,
     LectureView, Section, SectionOutline,
+};
+pub use transfer::{
+    CourseExport, EXPORT_FORMAT, ExportedCourse, ExportedLecture, ExportedPrice, ExportedSection,
 };
 
 use crate::Lms;
@@ -589,6 +593,28 @@ impl Lms {
         let mut errors = Vec::new();
         let filter = CatalogFilter {
             owner: Some(owner),
+            sort: CatalogSort::Recent,
+            after: cursor.and_then(|c| check(cursor::decode(c, CatalogSort::Recent), &mut errors)),
+            limit: page_size(limit, &mut errors),
+            ..CatalogFilter::default()
+        };
+        finish(errors, || ())?;
+        self.catalog_page(filter).await
+    }
+
+    /// Every course in any status (or only `status`), newest first: admins
+    /// and the operator.
+    pub async fn courses(
+        &self,
+        actor: &Actor,
+        status: Option<CourseStatus>,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<CatalogPage> {
+        actor.require_admin()?;
+        let mut errors = Vec::new();
+        let filter = CatalogFilter {
+            status,
             sort: CatalogSort::Recent,
             after: cursor.and_then(|c| check(cursor::decode(c, CatalogSort::Recent), &mut errors)),
             limit: page_size(limit, &mut errors),

@@ -314,4 +314,46 @@ pub trait CourseStore: Send + Sync {
 
     /// One page of courses, in one round trip.
     async fn catalog(&self, filter: &CatalogFilter) -> Result<Vec<CatalogRow>>;
+
+    /// Every lecture of a course with its content, in outline order
+    /// (section position, then lecture position), in one round trip.
+    async fn course_lectures(&self, course: CourseId) -> Result<Vec<Lecture>>;
+
+    /// Creates the course `import.course.slug` names with its whole tree,
+    /// or brings the existing one in line with it, in one transaction:
+    /// fields, status, and sections and lectures matched by position (titles
+    /// and content updated, missing ones added at the end, extra ones
+    /// deleted with their progress). Nothing differs: nothing is written.
+    ///
+    /// Events: one `course.imported` naming what changed, only when
+    /// something did.
+    async fn import_course(
+        &self,
+        import: CourseImport,
+        actor: Actor,
+        at: Timestamp,
+    ) -> Result<ImportOutcome>;
+}
+
+/// A validated course tree to import (see [`CourseStore::import_course`]).
+#[derive(Debug, Clone)]
+pub struct CourseImport {
+    /// The course; `id` is used only when it is created.
+    pub course: NewCourse,
+    /// The status it ends in.
+    pub status: CourseStatus,
+    /// Sections in order, each with its title and lectures in order.
+    pub sections: Vec<(String, Vec<NewLecture>)>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ImportOutcome {
+    /// The course as it now is.
+    pub course: Course,
+    /// `created`, `updated` or `unchanged`.
+    pub result: &'static str,
+    /// Rows written: the course, sections and lectures added, changed or
+    /// deleted.
+    pub changes: u64,
 }

@@ -430,6 +430,27 @@ impl Rate {
     }
 }
 
+/// What an installation holds, for operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Stats {
+    /// Live (not deleted) accounts.
+    pub users: i64,
+    /// Of those, students.
+    pub students: i64,
+    /// Of those, instructors.
+    pub instructors: i64,
+    /// Of those, admins.
+    pub admins: i64,
+    /// Courses in any status.
+    pub courses: i64,
+    /// Of those, published.
+    pub published_courses: i64,
+    /// Enrollments not revoked (expired ones included).
+    pub enrollments: i64,
+    /// Enrollments whose course was completed.
+    pub completions: i64,
+}
+
 /// How a store's connection pool is used, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PoolStats {
@@ -457,25 +478,39 @@ pub trait Store: AccountStore + EventStore + CourseStore + EnrollmentStore + Deb
     /// Applied and pending schema migrations.
     async fn migration_status(&self) -> Result<Vec<MigrationStatus>>;
 
+    /// Applies the pending migrations.
+    async fn apply_migrations(&self) -> Result<()>;
+
     /// One cheap round trip, for readiness probes.
     async fn ping(&self) -> Result<()>;
+
+    /// Counts across the whole store, in one round trip.
+    async fn stats(&self) -> Result<Stats>;
 
     /// The connection pool's use now.
     fn pool_stats(&self) -> PoolStats;
 }
 
-/// Opens the store a URL names and applies its migrations:
-/// `sqlite://path`, `sqlite::memory:`, `postgres://...` or `postgresql://...`.
-/// `schema` selects the PostgreSQL schema (created when missing).
-pub async fn open(url: &str, schema: Option<&str>) -> Result<Arc<dyn Store>> {
+/// Connects to the store a URL names without applying migrations (see
+/// [`open`]), for tools that report or apply them.
+pub async fn connect(url: &str, schema: Option<&str>) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
+        Ok(Arc::new(SqliteStore::connect(url).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStore::open(url, schema).await?))
+        Ok(Arc::new(PostgresStore::connect(url, schema).await?))
     } else {
         Err(Error::invalid_field(
             "database_url",
             "must start with sqlite: or postgres://",
         ))
     }
+}
+
+/// Opens the store a URL names and applies its migrations:
+/// `sqlite://path`, `sqlite::memory:`, `postgres://...` or `postgresql://...`.
+/// `schema` selects the PostgreSQL schema (created when missing).
+pub async fn open(url: &str, schema: Option<&str>) -> Result<Arc<dyn Store>> {
+    let store = connect(url, schema).await?;
+    store.apply_migrations().await?;
+    Ok(store)
 }

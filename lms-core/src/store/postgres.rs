@@ -25,6 +25,13 @@ impl PostgresStore {
     /// Connects to `url`, creates `schema` when given and missing, and
     /// applies migrations in it.
     pub async fn open(url: &str, schema: Option<&str>) -> Result<Self> {
+        let store = Self::connect(url, schema).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// [`PostgresStore::open`] without applying migrations.
+    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self> {
         let mut options = PgConnectOptions::from_str(url).map_err(|e| {
             Error::invalid_field(
                 "database_url",
@@ -59,11 +66,16 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
+        Ok(Self { pool })
+    }
+
+    /// Applies the migrations not yet applied, each in its transaction.
+    pub async fn migrate(&self) -> Result<()> {
         migrations::migrator(migrations::POSTGRES)
             .await?
-            .run(&pool)
+            .run(&self.pool)
             .await?;
-        Ok(Self { pool })
+        Ok(())
     }
 
     /// The connection pool, for hosts that add their own tables.
@@ -127,9 +139,17 @@ impl Store for PostgresStore {
         migrations::status(&mut *conn, migrations::POSTGRES).await
     }
 
+    async fn apply_migrations(&self) -> Result<()> {
+        self.migrate().await
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn stats(&self) -> Result<super::Stats> {
+        stats_of(&self.pool).await
     }
 
     fn pool_stats(&self) -> PoolStats {

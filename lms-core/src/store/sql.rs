@@ -199,6 +199,34 @@ macro_rules! sql_store {
             Ok(done.rows_affected())
         }
 
+        /// The counts of [`Store::stats`](crate::store::Store::stats) as
+        /// one statement of scalar subqueries.
+        async fn stats_of(pool: &sqlx::Pool<$db>) -> Result<$crate::store::Stats> {
+            let row = sqlx::query(
+                "SELECT \
+                 (SELECT COUNT(*) FROM users WHERE deleted_at IS NULL) AS users, \
+                 (SELECT COUNT(*) FROM users WHERE deleted_at IS NULL AND role = 'student') AS students, \
+                 (SELECT COUNT(*) FROM users WHERE deleted_at IS NULL AND role = 'instructor') AS instructors, \
+                 (SELECT COUNT(*) FROM users WHERE deleted_at IS NULL AND role = 'admin') AS admins, \
+                 (SELECT COUNT(*) FROM courses) AS courses, \
+                 (SELECT COUNT(*) FROM courses WHERE status = 'published') AS published_courses, \
+                 (SELECT COUNT(*) FROM enrollments WHERE status = 'active') AS enrollments, \
+                 (SELECT COUNT(*) FROM enrollments WHERE completed_at IS NOT NULL) AS completions",
+            )
+            .fetch_one(pool)
+            .await?;
+            Ok($crate::store::Stats {
+                users: row.try_get("users")?,
+                students: row.try_get("students")?,
+                instructors: row.try_get("instructors")?,
+                admins: row.try_get("admins")?,
+                courses: row.try_get("courses")?,
+                published_courses: row.try_get("published_courses")?,
+                enrollments: row.try_get("enrollments")?,
+                completions: row.try_get("completions")?,
+            })
+        }
+
         #[async_trait]
         impl AccountStore for $store {
             async fn create_user(

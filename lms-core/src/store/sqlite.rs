@@ -25,6 +25,13 @@ impl SqliteStore {
     /// Opens (creating when missing, with its folder) the database at `url`
     /// (`sqlite://path/to/file.db`, `sqlite::memory:`) and applies migrations.
     pub async fn open(url: &str) -> Result<Self> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// [`SqliteStore::open`] without applying migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| {
                 Error::invalid_field("database_url", format!("is not a valid SQLite URL: {e}"))
@@ -60,11 +67,16 @@ impl SqliteStore {
                 .connect_with(options)
                 .await?
         };
+        Ok(Self { pool })
+    }
+
+    /// Applies the migrations not yet applied, each in its transaction.
+    pub async fn migrate(&self) -> Result<()> {
         migrations::migrator(migrations::SQLITE)
             .await?
-            .run(&pool)
+            .run(&self.pool)
             .await?;
-        Ok(Self { pool })
+        Ok(())
     }
 
     /// The connection pool, for hosts that add their own tables.
@@ -116,9 +128,17 @@ impl Store for SqliteStore {
         migrations::status(&mut *conn, migrations::SQLITE).await
     }
 
+    async fn apply_migrations(&self) -> Result<()> {
+        self.migrate().await
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn stats(&self) -> Result<super::Stats> {
+        stats_of(&self.pool).await
     }
 
     fn pool_stats(&self) -> PoolStats {

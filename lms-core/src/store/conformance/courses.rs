@@ -1627,3 +1627,195 @@ pub async fn recent_pages_list_an_owners_courses_newest_first(store: Arc<dyn Sto
     };
     assert_pages(&*store, &filter, &mine).await;
 }
+
+/// Lectures of a course come in outline order, across sections, bodies
+/// included.
+pub async fn course_lectures_come_in_outline_order_with_their_content(store: Arc<dyn Store>) {
+    let owner = make_user(&*store, "ada@example.com").await;
+    let course = make_course(&*store, owner, "ordered").await;
+    let second = make_section(&*store, course.id, "Second").await;
+    let first = store
+        .create_section(
+            course.id,
+            SectionId::new(),
+            "First".into(),
+            Some(0),
+            system(),
+            t0(),
+        )
+        .await
+        .unwrap();
+    let b = make_lecture(&*store, second.id, "B").await;
+    let a2 = make_lecture(&*store, first.id, "A2").await;
+    let a1 = store
+        .create_lecture(first.id, new_lecture("A1", 5), Some(0), system(), t0())
+        .await
+        .unwrap();
+    let lectures = store.course_lectures(course.id).await.unwrap();
+    assert_eq!(ids(&lectures), [a1.id, a2.id, b.id]);
+    assert_eq!(lectures[0].body, "# A1");
+    let other = make_course(&*store, owner, "other").await;
+    assert!(store.course_lectures(other.id).await.unwrap().is_empty());
+}
+
+fn import_of(owner: UserId, slug_text: &str, shape: &[usize]) -> CourseImport {
+    CourseImport {
+        course: new_course(owner, slug_text),
+        status: CourseStatus::Published,
+        sections: shape
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let lectures = (0..*n)
+                    .map(|j| new_lecture(&format!("Lecture {i}.{j}"), 60))
+                    .collect();
+                (format!("Section {i}"), lectures)
+            })
+            .collect(),
+    }
+}
+
+/// A new slug creates the course with its tree and status in one event;
+/// the same import again writes nothing at all.
+pub async fn an_import_creates_the_whole_tree_and_the_same_import_changes_nothing(
+    store: Arc<dyn Store>,
+) {
+    let owner = make_user(&*store, "ada@example.com").await;
+    let import = import_of(owner, "imported", &[2, 3]);
+    let outcome = store
+        .import_course(import.clone(), system(), t0())
+        .await
+        .unwrap();
+    assert_eq!(outcome.result, "created");
+    assert_eq!(outcome.changes, 1 + 2 + 5 + 1);
+    let course = outcome.course;
+    assert_eq!(
+        (course.id, course.slug.as_str()),
+        (import.course.id, "imported")
+    );
+    assert_eq!(course.status, CourseStatus::Published);
+    assert_eq!(course.published_at, Some(t0()));
+    let shape: Vec<usize> = tree(&*store, course.id)
+        .await
+        .iter()
+        .map(|(_, l)| l.len())
+        .collect();
+    assert_eq!(shape, [2, 3]);
+    let outline = store.outline(course.id).await.unwrap();
+    assert_eq!(outline[1].title, "Section 1");
+    assert_eq!(outline[1].lectures[2].title, "Lecture 1.2");
+    let kinds: Vec<_> = course_events(&*store, course.id)
+        .await
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, [kinds::COURSE_IMPORTED]);
+
+    let again = store
+        .import_course(import_of(owner, "imported", &[2, 3]), system(), later(5))
+        .await
+        .unwrap();
+    assert_eq!((again.result, again.changes), ("unchanged", 0));
+    assert_eq!(again.course, course);
+    assert_eq!(course_events(&*store, course.id).await.len(), 1);
+}
+
+/// An import onto an existing slug updates rows in place by position
+/// (their ids survive), adds what is missing and deletes what is extra.
+pub async fn an_import_brings_a_course_in_line_by_position_keeping_ids(store: Arc<dyn Store>) {
+    let owner = make_user(&*store, "ada@example.com").await;
+    let first = store
+        .import_course(import_of(owner, "moving", &[3, 1, 2]), system(), t0())
+        .await
+        .unwrap();
+    let before = tree(&*store, first.course.id).await;
+    let mut import = import_of(owner, "moving", &[1, 4]);
+    import.course.title = "Moved on".into();
+    import.sections[1].0 = "Renamed".into();
+    import.sections[0].1[0].body = "new body".into();
+    import.status = CourseStatus::Draft;
+    let outcome = store
+        .import_course(import, system(), later(1))
+        .await
+        .unwrap();
+    assert_eq!(outcome.result, "updated");
+    // title; section 1 renamed; lecture 0.0 changed, 0.1 and 0.2 deleted;
+    // lectures 1.1 to 1.3 added; section 2 deleted; status.
+    assert_eq!(outcome.changes, 1 + 1 + 1 + 2 + 3 + 1 + 1);
+    assert_eq!(outcome.course.id, first.course.id);
+    assert_eq!(outcome.course.title, "Moved on");
+    assert_eq!(outcome.course.status, CourseStatus::Draft);
+    let after = tree(&*store, first.course.id).await;
+    assert_eq!(after.len(), 2);
+    assert_eq!(after[0].0, before[0].0);
+    assert_eq!(after[0].1, before[0].1[..1]);
+    assert_eq!(after[1].0, before[1].0);
+    assert_eq!(after[1].1[0], before[1].1[0]);
+    assert_eq!(after[1].1.len(), 4);
+    let lecture = store.lecture(before[0].1[0]).await.unwrap().unwrap();
+    assert_eq!(lecture.body, "new body");
+    assert!(store.section(before[2].0).await.unwrap().is_none());
+}
+
+/// A publish with no lecture is refused and the created rows roll back.
+pub async fn a_failing_import_writes_nothing(store: Arc<dyn Store>) {
+    let owner = make_user(&*store, "ada@example.com").await;
+    let err = store
+        .import_course(import_of(owner, "empty", &[0, 0]), system(), t0())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let key = CourseKey::Slug(slug("empty"));
+    assert!(store.course(&key).await.unwrap().is_none());
+    let events = store.events(&EventQuery::default()).await.unwrap();
+    assert!(events.iter().all(|e| e.kind != kinds::COURSE_IMPORTED));
+}
+
+/// Stats count live users by role, courses, active enrollments and
+/// completions.
+pub async fn stats_count_users_courses_enrollments_and_completions(store: Arc<dyn Store>) {
+    assert_eq!(store.stats().await.unwrap(), crate::store::Stats::default());
+    let owner = make_user(&*store, "ada@example.com").await;
+    store
+        .update_account(owner, role(Role::Instructor), system(), t0())
+        .await
+        .unwrap();
+    let learner = make_user(&*store, "bob@example.com").await;
+    let gone = make_user(&*store, "gone@example.com").await;
+    store.delete_user(gone, system(), t0()).await.unwrap();
+    let (course, _, lectures) = course_with_lectures(&*store, owner, "counted", 1).await;
+    store
+        .set_course_status(course.id, CourseStatus::Published, system(), t0())
+        .await
+        .unwrap();
+    make_course(&*store, owner, "draft").await;
+    let request = EnrollRequest {
+        course: course.id,
+        user: learner,
+        source: EnrollmentSource::Free,
+        expires_at: None,
+    };
+    store.enroll(request, system(), t0()).await.unwrap();
+    let change = ProgressChange {
+        completed: Some(true),
+        position_secs: None,
+    };
+    store
+        .record_progress(learner, &lectures[0], change, system(), t0())
+        .await
+        .unwrap();
+    let stats = store.stats().await.unwrap();
+    assert_eq!(
+        stats,
+        crate::store::Stats {
+            users: 2,
+            students: 1,
+            instructors: 1,
+            admins: 0,
+            courses: 2,
+            published_courses: 1,
+            enrollments: 1,
+            completions: 1,
+        }
+    );
+}

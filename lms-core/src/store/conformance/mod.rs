@@ -20,8 +20,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::courses::{
-    CatalogAfter, CatalogFilter, CatalogRow, CatalogSort, CourseChanges, CourseKey, LectureChanges,
-    NewCourse, NewLecture,
+    CatalogAfter, CatalogFilter, CatalogRow, CatalogSort, CourseChanges, CourseImport, CourseKey,
+    LectureChanges, NewCourse, NewLecture,
 };
 use super::enrollment::{EnrollOutcome, EnrollRequest, ProgressChange, ProgressRecorded};
 use super::{
@@ -134,6 +134,11 @@ macro_rules! store_conformance_tests {
             progress_without_an_enrollment_is_not_found,
             course_steps_on_missing_ids_are_not_found,
             every_course_step_writes_one_event_naming_the_course,
+            course_lectures_come_in_outline_order_with_their_content,
+            an_import_creates_the_whole_tree_and_the_same_import_changes_nothing,
+            an_import_brings_a_course_in_line_by_position_keeping_ids,
+            a_failing_import_writes_nothing,
+            stats_count_users_courses_enrollments_and_completions,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {

@@ -51,9 +51,9 @@ macro_rules! courses_sql {
         };
         use $crate::domain::{CourseId, Currency, LectureId, Level, Price, SectionId};
         use $crate::store::courses::{
-            CatalogAfter, CatalogFilter, CatalogRow, CatalogSort, CourseChanges, CourseKey,
-            CourseStore, LectureChanges, NewCourse, NewLecture, MAX_LECTURES_PER_SECTION,
-            MAX_SECTIONS,
+            CatalogAfter, CatalogFilter, CatalogRow, CatalogSort, CourseChanges, CourseImport,
+            CourseKey, CourseStore, ImportOutcome, LectureChanges, NewCourse, NewLecture,
+            MAX_LECTURES_PER_SECTION, MAX_SECTIONS,
         };
         use $crate::store::sql::courses::{
             summary_select, COURSE_COLUMNS, INCOMING, LECTURE_COLUMNS, PARK, SECTION_COLUMNS,
@@ -798,6 +798,257 @@ macro_rules! courses_sql {
                 append(&mut tx, event, at).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn course_lectures(&self, course: CourseId) -> Result<Vec<Lecture>> {
+                let sql = format!(
+                    "SELECT {LECTURE_COLUMNS} FROM lectures WHERE course_id = $1 ORDER BY \
+                     (SELECT position FROM sections WHERE sections.id = lectures.section_id), position"
+                );
+                let rows = sqlx::query(&sql).bind(course.0).fetch_all(&self.pool).await?;
+                rows.iter().map(lecture_from).collect()
+            }
+
+            async fn import_course(
+                &self,
+                import: CourseImport,
+                actor: Actor,
+                at: Timestamp,
+            ) -> Result<ImportOutcome> {
+                let mut tx = self.write().await?;
+                let new = &import.course;
+                let sql = format!("SELECT {COURSE_COLUMNS} FROM courses WHERE slug = $1{FOR_UPDATE}");
+                let existing = sqlx::query(&sql)
+                    .bind(new.slug.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .as_ref()
+                    .map(course_from)
+                    .transpose()?;
+                let mut changes = 0u64;
+                let (id, status) = match &existing {
+                    None => {
+                        sqlx::query(
+                            "INSERT INTO courses (id, slug, title, subtitle, description, level, \
+                             language, tags, price_amount, price_currency, thumbnail_key, owner_id, \
+                             status, created_at, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'draft', $13, $13)",
+                        )
+                        .bind(new.id.0)
+                        .bind(new.slug.as_str())
+                        .bind(&new.title)
+                        .bind(&new.subtitle)
+                        .bind(&new.description)
+                        .bind(new.level.as_str())
+                        .bind(&new.language)
+                        .bind(Json(&new.tags))
+                        .bind(new.price.currency().map(|_| new.price.amount_minor()))
+                        .bind(new.price.currency().map(Currency::code))
+                        .bind(&new.thumbnail_key)
+                        .bind(new.owner_id.0)
+                        .bind(ts(at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| unique_as(e, "a course with this slug already exists"))?;
+                        changes += 1;
+                        (new.id, CourseStatus::Draft)
+                    }
+                    Some(c) => {
+                        let same = c.title == new.title
+                            && c.subtitle == new.subtitle
+                            && c.description == new.description
+                            && c.level == new.level
+                            && c.language == new.language
+                            && c.tags == new.tags
+                            && c.price == new.price
+                            && c.thumbnail_key == new.thumbnail_key
+                            && c.owner_id == new.owner_id;
+                        if !same {
+                            sqlx::query(
+                                "UPDATE courses SET title = $2, subtitle = $3, description = $4, \
+                                 level = $5, language = $6, tags = $7, price_amount = $8, \
+                                 price_currency = $9, thumbnail_key = $10, owner_id = $11, \
+                                 updated_at = $12 WHERE id = $1",
+                            )
+                            .bind(c.id.0)
+                            .bind(&new.title)
+                            .bind(&new.subtitle)
+                            .bind(&new.description)
+                            .bind(new.level.as_str())
+                            .bind(&new.language)
+                            .bind(Json(&new.tags))
+                            .bind(new.price.currency().map(|_| new.price.amount_minor()))
+                            .bind(new.price.currency().map(Currency::code))
+                            .bind(&new.thumbnail_key)
+                            .bind(new.owner_id.0)
+                            .bind(ts(at))
+                            .execute(&mut *tx)
+                            .await?;
+                            changes += 1;
+                        }
+                        (c.id, c.status)
+                    }
+                };
+
+                let sql = format!(
+                    "SELECT {SECTION_COLUMNS} FROM sections WHERE course_id = $1 ORDER BY position"
+                );
+                let old_sections = sqlx::query(&sql)
+                    .bind(id.0)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(section_from)
+                    .collect::<Result<Vec<_>>>()?;
+                let sql = format!(
+                    "SELECT {LECTURE_COLUMNS} FROM lectures WHERE course_id = $1 ORDER BY position"
+                );
+                let old_lectures = sqlx::query(&sql)
+                    .bind(id.0)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(lecture_from)
+                    .collect::<Result<Vec<_>>>()?;
+
+                // Matched by position, so rows that exist keep their ids (and
+                // their learners' progress); additions take the positions
+                // after the last kept row and deletions free the ones after
+                // the last imported row, so positions stay dense throughout.
+                for (i, (title, lectures)) in import.sections.iter().enumerate() {
+                    let section = match old_sections.get(i) {
+                        Some(old) => {
+                            if old.title != *title {
+                                sqlx::query(
+                                    "UPDATE sections SET title = $2, updated_at = $3 WHERE id = $1",
+                                )
+                                .bind(old.id.0)
+                                .bind(title)
+                                .bind(ts(at))
+                                .execute(&mut *tx)
+                                .await?;
+                                changes += 1;
+                            }
+                            old.id
+                        }
+                        None => {
+                            let section = SectionId::new();
+                            sqlx::query(
+                                "INSERT INTO sections (id, course_id, title, position, created_at, \
+                                 updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+                            )
+                            .bind(section.0)
+                            .bind(id.0)
+                            .bind(title)
+                            .bind(i as i64)
+                            .bind(ts(at))
+                            .execute(&mut *tx)
+                            .await?;
+                            changes += 1;
+                            section
+                        }
+                    };
+                    let olds: Vec<&Lecture> =
+                        old_lectures.iter().filter(|l| l.section_id == section).collect();
+                    for (j, lecture) in lectures.iter().enumerate() {
+                        match olds.get(j) {
+                            Some(old) => {
+                                let same = old.title == lecture.title
+                                    && old.kind == lecture.kind
+                                    && old.body == lecture.body
+                                    && old.duration_secs == lecture.duration_secs
+                                    && old.free_preview == lecture.free_preview;
+                                if !same {
+                                    sqlx::query(
+                                        "UPDATE lectures SET title = $2, kind = $3, body = $4, \
+                                         duration_secs = $5, free_preview = $6, updated_at = $7 \
+                                         WHERE id = $1",
+                                    )
+                                    .bind(old.id.0)
+                                    .bind(&lecture.title)
+                                    .bind(lecture.kind.as_str())
+                                    .bind(&lecture.body)
+                                    .bind(lecture.duration_secs)
+                                    .bind(lecture.free_preview)
+                                    .bind(ts(at))
+                                    .execute(&mut *tx)
+                                    .await?;
+                                    changes += 1;
+                                }
+                            }
+                            None => {
+                                sqlx::query(
+                                    "INSERT INTO lectures (id, course_id, section_id, title, kind, \
+                                     body, duration_secs, free_preview, position, created_at, \
+                                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                                )
+                                .bind(LectureId::new().0)
+                                .bind(id.0)
+                                .bind(section.0)
+                                .bind(&lecture.title)
+                                .bind(lecture.kind.as_str())
+                                .bind(&lecture.body)
+                                .bind(lecture.duration_secs)
+                                .bind(lecture.free_preview)
+                                .bind(j as i64)
+                                .bind(ts(at))
+                                .execute(&mut *tx)
+                                .await?;
+                                changes += 1;
+                            }
+                        }
+                    }
+                    for old in olds.iter().skip(lectures.len()) {
+                        sqlx::query("DELETE FROM lectures WHERE id = $1")
+                            .bind(old.id.0)
+                            .execute(&mut *tx)
+                            .await?;
+                        changes += 1;
+                    }
+                }
+                for old in old_sections.iter().skip(import.sections.len()) {
+                    // Its lectures and their progress go with it (cascade).
+                    sqlx::query("DELETE FROM sections WHERE id = $1")
+                        .bind(old.id.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    changes += 1;
+                }
+
+                if import.status != status {
+                    if import.status == CourseStatus::Published
+                        && import.sections.iter().all(|(_, l)| l.is_empty())
+                    {
+                        return Err(Error::invalid_field(
+                            "status",
+                            "a course needs at least one lecture to be published",
+                        ));
+                    }
+                    sqlx::query(
+                        "UPDATE courses SET status = $2, updated_at = $3, \
+                         published_at = CASE WHEN $2 = 'published' THEN COALESCE(published_at, $3) \
+                         ELSE published_at END WHERE id = $1",
+                    )
+                    .bind(id.0)
+                    .bind(import.status.as_str())
+                    .bind(ts(at))
+                    .execute(&mut *tx)
+                    .await?;
+                    changes += 1;
+                }
+
+                if changes == 0 {
+                    // Dropping the transaction writes nothing.
+                    let course = existing.expect("an unchanged course exists");
+                    return Ok(ImportOutcome { course, result: "unchanged", changes });
+                }
+                let result = if existing.is_none() { "created" } else { "updated" };
+                let payload = json!({ "slug": new.slug.as_str(), "result": result, "changes": changes });
+                let event = event_for(kinds::COURSE_IMPORTED, "course", id.0, id, actor, payload);
+                append(&mut tx, event, at).await?;
+                let course = lock_course(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(ImportOutcome { course, result, changes })
             }
 
             async fn catalog(&self, filter: &CatalogFilter) -> Result<Vec<CatalogRow>> {
