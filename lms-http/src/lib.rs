@@ -29,6 +29,8 @@
 //! - `handlers`: one module per resource (auth, me, users, courses,
 //!   sections, lectures, enrollments, progress, health).
 //! - [`problem`]: problem responses and the one `ErrorKind` to status map.
+//! - [`openapi`]: the OpenAPI 3.1 document, built from the route table and
+//!   the core's types, served at `/api/v1/openapi.json`.
 //! - `body`, `query`: JSON bodies (type, size, shape) and query strings.
 //! - `headers`, `etag`: request id, security headers, entity tags.
 //! - [`config`], `secret`, [`telemetry`]: the binary's flags and
@@ -40,6 +42,7 @@ pub mod config;
 mod etag;
 mod handlers;
 mod headers;
+pub mod openapi;
 pub mod problem;
 mod query;
 mod routes;
@@ -49,5 +52,6 @@ pub mod telemetry;
 
 pub use app::{App, HttpConfig};
 pub use config::Settings;
+pub use openapi::routes;
 pub use problem::Problem;
 pub use server::serve;

@@ -55,10 +55,11 @@ pub enum Route {
     CourseProgress,
     ResetProgress,
     UpdateProgress,
+    OpenApi,
 }
 
 /// (method, path pattern, route). The patterns are what request logs show.
-const TABLE: &[(Method, &str, Route)] = &[
+pub(crate) const TABLE: &[(Method, &str, Route)] = &[
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/readyz", Route::Readyz),
     (Method::POST, "/api/v1/auth/register", Route::Register),
@@ -182,6 +183,7 @@ const TABLE: &[(Method, &str, Route)] = &[
         "/api/v1/lectures/{lecture}/progress",
         Route::UpdateProgress,
     ),
+    (Method::GET, "/api/v1/openapi.json", Route::OpenApi),
 ];
 
 /// The order methods are listed in an `Allow` header.
@@ -327,6 +329,7 @@ pub async fn dispatch(route: Route, ctx: Ctx<'_>) -> Result<Reply, Problem> {
         Route::CourseProgress => progress::get(ctx).await,
         Route::ResetProgress => progress::reset(ctx).await,
         Route::UpdateProgress => progress::update(ctx).await,
+        Route::OpenApi => crate::openapi::serve(ctx).await,
     }
 }
 

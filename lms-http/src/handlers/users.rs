@@ -7,20 +7,26 @@ use super::{Ctx, Reply};
 use crate::problem::Problem;
 
 /// What an admin may change on an account. Absent members stay.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AccountChange {
+pub(crate) struct AccountChange {
+    /// The new role.
     #[serde(default)]
+    #[schema(value_type = Option<Role>)]
     role: Option<String>,
+    /// Disable (true) or re-enable (false) the account.
     #[serde(default)]
     disabled: Option<bool>,
 }
+
+/// The query parameters of [`list`].
+pub(crate) const LIST_QUERY: &[&str] = &["role", "q", "after", "limit"];
 
 /// `GET /users?role=&q=&after=&limit=`: pass the last id as `after` for the
 /// next page.
 pub async fn list(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     let actor = ctx.actor().await?;
-    let q = ctx.query(&["role", "q", "after", "limit"])?;
+    let q = ctx.query(LIST_QUERY)?;
     let query = UserQuery {
         role: q.parsed("role", Role::parse)?,
         query: q.string("q"),
