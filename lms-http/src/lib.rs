@@ -19,6 +19,9 @@
 //! Without a socket, [`App::handle`] answers one `http::Request`; tests use
 //! it to go through the whole stack (routing, auth, limits, headers).
 //!
+//! [`openapi::document`] is the OpenAPI 3.1 description of every route,
+//! served at `GET /api/v1/openapi.json`.
+//!
 //! # Layout
 //!
 //! - [`app`]: [`App`] and [`HttpConfig`]; `handle`, which routes a request,
