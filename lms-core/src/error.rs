@@ -64,6 +64,7 @@ impl fmt::Display for ErrorKind {
 
 /// A problem with one input field, named by its public (JSON) name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// The field's name as the caller spelled it (`email`, `password`).
     pub field: String,

@@ -19,6 +19,9 @@
 //! Without a socket, [`App::handle`] answers one `http::Request`; tests use
 //! it to go through the whole stack (routing, auth, limits, headers).
 //!
+//! [`openapi::document`] is the OpenAPI 3.1 description of every route,
+//! served at `GET /api/v1/openapi.json`.
+//!
 //! # Layout
 //!
 //! - [`app`]: [`App`] and [`HttpConfig`]; `handle`, which routes a request,
@@ -29,6 +32,8 @@
 //! - `handlers`: one module per resource (auth, me, users, courses,
 //!   sections, lectures, enrollments, progress, health).
 //! - [`problem`]: problem responses and the one `ErrorKind` to status map.
+//! - [`openapi`]: the OpenAPI 3.1 document, built from the route table and
+//!   the core's types, served at `/api/v1/openapi.json`.
 //! - `body`, `query`: JSON bodies (type, size, shape) and query strings.
 //! - `headers`, `etag`: request id, security headers, entity tags.
 //! - [`config`], `secret`, [`telemetry`]: the binary's flags and
@@ -43,6 +48,7 @@ mod etag;
 mod handlers;
 mod headers;
 pub mod metrics;
+pub mod openapi;
 pub mod problem;
 mod query;
 pub mod routes;

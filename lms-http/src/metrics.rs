@@ -18,6 +18,8 @@ use prometheus_client::registry::Registry;
 
 /// The content type of the text exposition.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// Its media type without parameters, as documents name it.
+pub const CONTENT_TYPE_BASE: &str = "application/openmetrics-text";
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {

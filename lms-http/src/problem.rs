@@ -206,18 +206,6 @@ impl Problem {
         if let Some(detail) = &problem.internal {
             tracing::error!(request_id, error = %detail, "request failed");
         }
-        #[derive(Serialize)]
-        struct Body<'a> {
-            #[serde(rename = "type")]
-            kind: String,
-            title: &'a str,
-            status: u16,
-            detail: &'a str,
-            code: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            errors: Option<&'a [FieldError]>,
-            request_id: &'a str,
-        }
         let body = Body {
             kind: format!("urn:lms:problem:{}", problem.code),
             title: problem.title,
@@ -250,6 +238,34 @@ impl Problem {
         }
         response
     }
+}
+
+/// The JSON of every error answer. Its schema is the OpenAPI document's
+/// `Problem`, so the document describes exactly what is sent.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub(crate) struct Body<'a> {
+    /// `urn:lms:problem:` followed by the code.
+    #[serde(rename = "type")]
+    kind: String,
+    /// A short summary of the kind of problem, the same for every
+    /// occurrence.
+    title: &'a str,
+    /// The HTTP status code.
+    status: u16,
+    /// What went wrong this time, for people.
+    detail: &'a str,
+    /// A stable snake_case code to branch on (`invalid_input`,
+    /// `not_found`, `payload_too_large`...).
+    code: &'a str,
+    /// Each input field at fault; always present on a 422, absent
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Vec<FieldError>, required = false)]
+    errors: Option<&'a [FieldError]>,
+    /// The request id (also the `x-request-id` header), to quote when
+    /// reporting a problem.
+    request_id: &'a str,
 }
 
 #[cfg(test)]

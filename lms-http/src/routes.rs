@@ -57,10 +57,11 @@ pub enum Route {
     CourseProgress,
     ResetProgress,
     UpdateProgress,
+    OpenApi,
 }
 
 /// (method, path pattern, route). The patterns are what request logs show.
-const TABLE: &[(Method, &str, Route)] = &[
+pub(crate) const TABLE: &[(Method, &str, Route)] = &[
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/readyz", Route::Readyz),
     (Method::GET, "/metrics", Route::Metrics),
@@ -185,6 +186,7 @@ const TABLE: &[(Method, &str, Route)] = &[
         "/api/v1/lectures/{lecture}/progress",
         Route::UpdateProgress,
     ),
+    (Method::GET, "/api/v1/openapi.json", Route::OpenApi),
 ];
 
 /// The order methods are listed in an `Allow` header.
@@ -362,6 +364,7 @@ pub(crate) async fn dispatch(route: Route, ctx: Ctx<'_>) -> Result<Reply, Proble
         Route::CourseProgress => progress::get(ctx).await,
         Route::ResetProgress => progress::reset(ctx).await,
         Route::UpdateProgress => progress::update(ctx).await,
+        Route::OpenApi => crate::openapi::serve(ctx).await,
     }
 }
 

@@ -49,6 +49,7 @@ use crate::store::{
 
 /// Self-service sign-up. The account starts as a `student`.
 #[derive(Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
     /// E-mail address; normalized, unique regardless of case.
@@ -76,6 +77,7 @@ pub struct NewAccount {
 
 /// E-mail and password, for logging in.
 #[derive(Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// E-mail address, in any case.
@@ -87,25 +89,28 @@ pub struct Credentials {
 /// Profile fields a user may change on their own account. Absent fields stay
 /// as they are; `null` (or an empty string) clears `bio` and `avatar_key`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
     /// New display name.
     #[serde(default)]
     pub display_name: Option<String>,
-    /// New bio; `Some(None)` clears it.
+    /// New bio; `null` or `""` clears it.
     #[serde(default, deserialize_with = "present")]
     pub bio: Option<Option<String>>,
-    /// New avatar object key; `Some(None)` clears it.
+    /// New avatar object key; `null` or `""` clears it.
     #[serde(default, deserialize_with = "present")]
     pub avatar_key: Option<Option<String>>,
 }
 
 /// What an admin may change on someone's account. Absent fields stay.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AccountUpdate {
     /// New role: `student`, `instructor` or `admin`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Role>))]
     pub role: Option<String>,
     /// Disable (`true`: sessions end at once) or enable the account.
     #[serde(default)]
@@ -121,6 +126,7 @@ pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 
 /// A password change by the user, proving they know the current one.
 #[derive(Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     /// The password now.
@@ -131,6 +137,7 @@ pub struct PasswordChange {
 
 /// A signed-in session: the user and their tokens.
 #[derive(Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthSession {
     /// The account.
     pub user: User,
@@ -146,6 +153,7 @@ pub struct AuthSession {
 
 /// A new access token for the current session.
 #[derive(Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessToken {
     /// Short-lived bearer token for requests.
     pub access_token: String,

@@ -52,6 +52,7 @@ pub const MAX_PAGE: u32 = 100;
 /// A price as callers send it: an amount in minor units (0 is free) and a
 /// currency code.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PriceInput {
     /// Minor units (cents, yen): 4999 is 49.99 USD. 0 makes it free.
@@ -63,6 +64,7 @@ pub struct PriceInput {
 
 /// A new course.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CourseInput {
     /// Title.
@@ -99,6 +101,7 @@ pub struct CourseInput {
 
 /// Course fields to change; absent fields stay.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CourseUpdate {
     /// New title (the slug stays).
@@ -132,6 +135,7 @@ pub struct CourseUpdate {
 
 /// A new section.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SectionInput {
     /// Title.
@@ -143,6 +147,7 @@ pub struct SectionInput {
 
 /// A new lecture.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LectureInput {
     /// Title.
@@ -165,6 +170,7 @@ pub struct LectureInput {
 
 /// Lecture fields to change; absent fields stay.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LectureUpdate {
     /// New title.
@@ -186,6 +192,7 @@ pub struct LectureUpdate {
 
 /// Where to move a lecture.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LectureMove {
     /// Target section of the same course (default: its own).
@@ -230,6 +237,7 @@ pub struct CatalogQuery {
 
 /// One page of courses.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CatalogPage {
     /// The courses.
     pub items: Vec<CourseSummary>,

@@ -9,6 +9,7 @@ use crate::error::Error;
 
 /// Where a course is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CourseStatus {
     /// Being written; only the owner and admins see it.
@@ -45,6 +46,7 @@ impl CourseStatus {
 
 /// What a lecture is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LectureKind {
     /// A video (the asset arrives with media uploads); has a resume position.
@@ -74,6 +76,7 @@ impl LectureKind {
 
 /// A course's own fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Course {
     /// The course id.
     pub id: CourseId,
@@ -102,15 +105,19 @@ pub struct Course {
     /// Active enrollments.
     pub enrollment_count: i64,
     /// When it was created.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When its fields last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
     /// When it was first published.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub published_at: Option<Timestamp>,
 }
 
 /// A course as the catalog lists it, with its aggregates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CourseSummary {
     /// The course.
     #[serde(flatten)]
@@ -125,6 +132,7 @@ pub struct CourseSummary {
 
 /// One lecture in an outline: what anyone may see of a published course.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LectureOutline {
     /// The lecture id.
     pub id: LectureId,
@@ -142,6 +150,7 @@ pub struct LectureOutline {
 
 /// One section in an outline, with its lectures in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SectionOutline {
     /// The section id.
     pub id: SectionId,
@@ -155,6 +164,7 @@ pub struct SectionOutline {
 
 /// A course with its whole tree and aggregates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CourseDetail {
     /// The course and its aggregates.
     #[serde(flatten)]
@@ -165,6 +175,7 @@ pub struct CourseDetail {
 
 /// A section's own fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Section {
     /// The section id.
     pub id: SectionId,
@@ -175,13 +186,16 @@ pub struct Section {
     /// Place in the course, from 0.
     pub position: i32,
     /// When it was created.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When it last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 
 /// A lecture with its content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lecture {
     /// The lecture id.
     pub id: LectureId,
@@ -202,13 +216,16 @@ pub struct Lecture {
     /// Place in its section, from 0.
     pub position: i32,
     /// When it was created.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When it last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 
 /// A lecture with where it sits in the course, for the player.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LectureView {
     /// The lecture and its content.
     #[serde(flatten)]

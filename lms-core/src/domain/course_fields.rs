@@ -17,6 +17,7 @@ fn single_line(s: &str) -> bool {
 
 /// Who a course is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// No prior knowledge assumed.

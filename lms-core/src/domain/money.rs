@@ -43,6 +43,7 @@ const THREE_DECIMAL: [&str; 7] = ["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND
 /// when the price is set rather than at checkout, and
 /// [`Currency::minor_units`] is always known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Currency(&'static str);
 
@@ -106,6 +107,7 @@ impl<'de> Deserialize<'de> for Currency {
 /// so "is it free?" has exactly one answer. JSON is `{"kind":"free"}` or
 /// `{"kind":"paid","amount_minor":4999,"currency":"USD"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Price {
     /// Costs nothing; enrolling needs no payment.

@@ -39,6 +39,7 @@ pub struct GrantInput {
 
 /// The result of one row of a bulk grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GrantRow {
     /// The address as given.
     pub email: String,

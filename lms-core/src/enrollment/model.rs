@@ -9,6 +9,7 @@ use crate::error::Error;
 
 /// Why a learner has access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EnrollmentSource {
     /// They enrolled in a free course.
@@ -45,6 +46,7 @@ impl EnrollmentSource {
 
 /// Whether an enrollment gives access now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EnrollmentStatus {
     /// It does.
@@ -57,6 +59,7 @@ pub enum EnrollmentStatus {
 
 /// A learner's enrollment in a course.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Enrollment {
     /// The enrollment id.
     pub id: EnrollmentId,
@@ -69,18 +72,24 @@ pub struct Enrollment {
     /// Active, revoked, or expired by date.
     pub status: EnrollmentStatus,
     /// When access ends (`None`: never).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub expires_at: Option<Timestamp>,
     /// When it was created.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When it last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
     /// When it was revoked.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub revoked_at: Option<Timestamp>,
     /// When the learner first completed every lecture.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub completed_at: Option<Timestamp>,
     /// The lecture the learner touched last (continue where you left off).
     pub last_lecture_id: Option<LectureId>,
     /// When the learner last recorded progress.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_activity_at: Option<Timestamp>,
 }
 
@@ -103,6 +112,7 @@ impl Enrollment {
 /// Completed and total lectures, and the percentage (rounded down, so 100
 /// means every lecture).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProgressFigures {
     /// Lectures completed.
     pub completed_lectures: i64,
@@ -130,6 +140,7 @@ impl ProgressFigures {
 
 /// What a learner's list shows of an enrolled course.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolledCourse {
     /// The course id.
     pub id: CourseId,
@@ -145,6 +156,7 @@ pub struct EnrolledCourse {
 
 /// One row of a learner's enrollments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LearnerEnrollment {
     /// The enrollment.
     pub enrollment: Enrollment,
@@ -156,6 +168,7 @@ pub struct LearnerEnrollment {
 
 /// One row of a course's enrollees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Enrollee {
     /// The enrollment.
     pub enrollment: Enrollment,

@@ -22,6 +22,7 @@ use crate::store::enrollment::ProgressChange;
 
 /// A change to one lecture's progress; absent parts stay.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProgressUpdate {
     /// Mark complete or not complete.

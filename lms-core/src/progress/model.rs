@@ -21,6 +21,7 @@ pub struct LectureProgress {
 
 /// One lecture's state in a course progress report, in outline order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LectureState {
     /// The lecture.
     pub lecture_id: LectureId,
@@ -32,6 +33,7 @@ pub struct LectureState {
 
 /// A learner's progress in a course.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CourseProgress {
     /// The course.
     pub course_id: CourseId,
@@ -39,6 +41,7 @@ pub struct CourseProgress {
     #[serde(flatten)]
     pub figures: ProgressFigures,
     /// When every lecture was first complete (set once).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub completed_at: Option<Timestamp>,
     /// The first lecture in outline order not yet complete.
     pub next_lecture_id: Option<LectureId>,

@@ -37,6 +37,7 @@ pub use sqlite::SqliteStore;
 
 /// A user account as everyone may see it (the caller decides who sees whom).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     /// The account id.
     pub id: UserId,
@@ -53,8 +54,10 @@ pub struct User {
     /// A disabled account cannot log in and its tokens stop working.
     pub disabled: bool,
     /// When the account was created.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When the account last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 

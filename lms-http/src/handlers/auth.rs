@@ -13,9 +13,10 @@ use super::{Ctx, Reply};
 use crate::problem::Problem;
 
 /// `{refresh_token}`, for refresh and logout.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RefreshToken {
+pub(crate) struct RefreshToken {
+    /// The refresh token of the session.
     refresh_token: String,
 }
 

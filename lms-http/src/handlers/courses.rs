@@ -6,20 +6,26 @@ use lms_core::{CatalogQuery, CourseId, CourseInput, CourseUpdate, UserId};
 use super::{Ctx, Reply};
 use crate::problem::Problem;
 
+/// The query parameters of [`catalog`].
+pub(crate) const CATALOG_QUERY: &[&str] = &[
+    "q",
+    "level",
+    "language",
+    "price",
+    "instructor",
+    "tag",
+    "sort",
+    "cursor",
+    "limit",
+];
+
+/// The query parameters of [`instructor`].
+pub(crate) const INSTRUCTOR_QUERY: &[&str] = &["instructor", "cursor", "limit"];
+
 /// `GET /courses`: the published catalog (no actor: it is the same for
 /// everyone).
 pub async fn catalog(ctx: Ctx<'_>) -> Result<Reply, Problem> {
-    let q = ctx.query(&[
-        "q",
-        "level",
-        "language",
-        "price",
-        "instructor",
-        "tag",
-        "sort",
-        "cursor",
-        "limit",
-    ])?;
+    let q = ctx.query(CATALOG_QUERY)?;
     let query = CatalogQuery {
         q: q.string("q"),
         level: q.string("level"),
@@ -91,7 +97,7 @@ pub async fn archive(ctx: Ctx<'_>) -> Result<Reply, Problem> {
 /// every status (admins may name another `instructor`).
 pub async fn instructor(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     let actor = ctx.actor().await?;
-    let q = ctx.query(&["instructor", "cursor", "limit"])?;
+    let q = ctx.query(INSTRUCTOR_QUERY)?;
     let instructor = q.parsed("instructor", UserId::parse)?;
     let cursor = q.string("cursor");
     let page = ctx

@@ -9,16 +9,24 @@ use crate::problem::Problem;
 
 /// A grant: either one learner by id or a list of e-mails (admins), never
 /// both.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Grant {
+#[schema(as = EnrollmentGrant)]
+pub(crate) struct Grant {
+    /// The learner to grant access to (answers the enrollment).
     #[serde(default)]
     user_id: Option<UserId>,
+    /// Learners' e-mail addresses, admins only (answers a row per address).
     #[serde(default)]
     emails: Option<Vec<String>>,
+    /// When access ends (default: never).
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<Timestamp>,
 }
+
+/// The query parameters of [`list`].
+pub(crate) const LIST_QUERY: &[&str] = &["after", "limit"];
 
 /// `POST /courses/{id}/enroll`: the caller enrolls in a free course.
 pub async fn enroll(ctx: Ctx<'_>) -> Result<Reply, Problem> {
@@ -38,7 +46,7 @@ pub async fn mine(ctx: Ctx<'_>) -> Result<Reply, Problem> {
 pub async fn list(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     let actor = ctx.actor().await?;
     let course = ctx.id("course", CourseId::parse)?;
-    let q = ctx.query(&["after", "limit"])?;
+    let q = ctx.query(LIST_QUERY)?;
     let after = q.parsed("after", EnrollmentId::parse)?;
     let rows = ctx
         .lms()

@@ -7,9 +7,10 @@ use super::{Ctx, Reply};
 use crate::problem::Problem;
 
 /// `{password}`, confirming an account deletion.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Confirmation {
+pub(crate) struct Confirmation {
+    /// The account's current password.
     password: String,
 }
 

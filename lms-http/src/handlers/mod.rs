@@ -134,7 +134,8 @@ impl<'a> Ctx<'a> {
     }
 }
 
-const JSON: &str = "application/json";
+/// The media type of every JSON answer.
+pub(crate) const JSON: &str = "application/json";
 
 /// A successful answer: a status and a body (JSON unless said otherwise).
 #[derive(Debug)]

@@ -7,16 +7,20 @@ use super::{Ctx, Reply};
 use crate::problem::Problem;
 
 /// `{title}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Rename {
+#[schema(as = SectionRename)]
+pub(crate) struct Rename {
+    /// The new title.
     title: String,
 }
 
 /// `{position}`, 0-based.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Position {
+#[schema(as = SectionMove)]
+pub(crate) struct Position {
+    /// 0-based place among the course's sections.
     position: u32,
 }
 

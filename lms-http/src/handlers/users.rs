@@ -5,11 +5,14 @@ use lms_core::{AccountUpdate, Role, UserId, UserQuery};
 use super::{Ctx, Reply};
 use crate::problem::Problem;
 
+/// The query parameters of [`list`].
+pub(crate) const LIST_QUERY: &[&str] = &["role", "q", "after", "limit"];
+
 /// `GET /users?role=&q=&after=&limit=`: pass the last id as `after` for the
 /// next page.
 pub async fn list(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     let actor = ctx.actor().await?;
-    let q = ctx.query(&["role", "q", "after", "limit"])?;
+    let q = ctx.query(LIST_QUERY)?;
     let query = UserQuery {
         role: q.parsed("role", Role::parse)?,
         query: q.string("q"),

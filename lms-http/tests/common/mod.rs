@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod contract;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -204,12 +206,22 @@ impl<'a> Call<'a> {
         self
     }
 
+    /// Sends the request and checks the answer against the OpenAPI
+    /// document: every in-process answer of every test is validated.
     pub async fn send(self) -> Reply {
         let request = self.builder.body(Full::new(self.body)).unwrap();
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
         let response = self.app.handle_from(request, self.peer).await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.into_body().collect().await.unwrap().to_bytes();
+        if let Err(mismatch) = contract::check(&method, &path, status, &headers, &body) {
+            panic!(
+                "{method} {path} answered {status} outside the OpenAPI document: {mismatch}\nbody: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
         Reply {
             status,
             headers,

@@ -1,0 +1,956 @@
+//! The OpenAPI 3.1 document of the HTTP API, served at
+//! `GET /api/v1/openapi.json`.
+//!
+//! The document is built from what the server runs, so the two cannot
+//! drift apart:
+//!
+//! - its paths are the route table itself, iterated, so every routed
+//!   operation is in it and nothing else is;
+//! - `spec` matches every `Route` without a wildcard arm: a route added
+//!   to the table does not compile until it is documented here;
+//! - bodies are the `utoipa::ToSchema` of the very structs serde reads and
+//!   writes (lms-core's `openapi` feature, the handlers' own request
+//!   structs, the problem body), so a renamed or added field changes the
+//!   document with it;
+//! - query parameters are the handlers' own allow-lists, and a name without
+//!   a description here fails the build of the document (and its tests);
+//! - the HTTP tests validate every answer they get against this document:
+//!   an undocumented status or a body that does not match fails them.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use http::{Method, StatusCode};
+use hyper::body::Bytes;
+use lms_core::{
+    AccessToken, AuthSession, CatalogPage, Course, CourseDetail, CourseInput, CourseProgress,
+    CourseUpdate, Credentials, Enrollee, Enrollment, GrantRow, LearnerEnrollment, Lecture,
+    LectureInput, LectureMove, LectureUpdate, LectureView, PasswordChange, ProfileUpdate,
+    ProgressUpdate, Registration, Role, Section, SectionInput, User, UserQuery, domain::Level,
+};
+use utoipa::ToSchema;
+use utoipa::openapi::path::{
+    HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{
+    AllOfBuilder, ArrayBuilder, ComponentsBuilder, KnownFormat, ObjectBuilder, OneOfBuilder,
+    SchemaFormat, Type,
+};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::tag::TagBuilder;
+use utoipa::openapi::{
+    ContentBuilder, Header, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Ref, RefOr, Required,
+    ResponseBuilder, ResponsesBuilder, Schema,
+};
+
+use crate::handlers::{Ctx, Reply, auth, courses, enrollments, me, sections, users};
+use crate::problem::{self, Problem};
+use crate::routes::{Lookup, Route, Routes, TABLE};
+
+/// Where the document is served.
+pub const PATH: &str = "/api/v1/openapi.json";
+
+/// The name of the bearer security scheme.
+const BEARER: &str = "bearer";
+
+/// The media types of answers.
+const JSON: &str = "application/json";
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The problem answers, as reusable responses (`#/components/responses/`).
+const PROBLEMS: &[(u16, &str, &str)] = &[
+    (400, "BadRequest", "The body is not JSON (`bad_request`)."),
+    (
+        401,
+        "Unauthenticated",
+        "No valid bearer token, or wrong credentials (`unauthenticated`).",
+    ),
+    (
+        403,
+        "Forbidden",
+        "The caller may not do this (`forbidden`).",
+    ),
+    (
+        404,
+        "NotFound",
+        "No such resource, or one the caller may not see (`not_found`).",
+    ),
+    (
+        405,
+        "MethodNotAllowed",
+        "The path exists but not with this method (`method_not_allowed`); `Allow` lists the methods it takes.",
+    ),
+    (
+        408,
+        "RequestTimeout",
+        "The body did not arrive in time (`request_timeout`).",
+    ),
+    (
+        409,
+        "Conflict",
+        "The change conflicts with the current state (`conflict`).",
+    ),
+    (
+        413,
+        "PayloadTooLarge",
+        "The body is over the size limit (`payload_too_large`).",
+    ),
+    (
+        415,
+        "UnsupportedMediaType",
+        "The body is not `application/json` (`unsupported_media_type`).",
+    ),
+    (
+        422,
+        "InvalidInput",
+        "A body member, path or query parameter is invalid (`invalid_input`); `errors` names each field.",
+    ),
+    (
+        429,
+        "TooManyRequests",
+        "Too many attempts (`rate_limited`); `Retry-After` says when to try again.",
+    ),
+    (
+        500,
+        "Internal",
+        "Something failed on the server (`internal`); quote the request id.",
+    ),
+    (
+        503,
+        "Unavailable",
+        "The store does not answer (`unavailable`).",
+    ),
+];
+
+/// Who may call an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    /// Nobody's identity matters; an `Authorization` header is ignored.
+    None,
+    /// Anonymous callers too, but a bearer token that is sent must be valid.
+    Optional,
+    /// A valid bearer token (the core answers 401 without one).
+    Required,
+}
+
+/// What one operation takes and answers, beyond what its path says.
+struct Spec {
+    tag: &'static str,
+    summary: &'static str,
+    auth: Auth,
+    /// The handler's query allow-list.
+    query: &'static [&'static str],
+    body: Option<RefOr<Schema>>,
+    status: StatusCode,
+    /// The success body; `None` for a 204.
+    answer: Option<RefOr<Schema>>,
+    /// The answer's media type.
+    media: &'static str,
+    /// Answers with an `ETag` and honours `If-None-Match` (304).
+    cached: bool,
+    /// A 201 that says where the new resource lives.
+    location: bool,
+    /// Problem statuses the core can answer, besides those every operation
+    /// of its shape has (401 with an actor, 400/408/413/415/422 with a
+    /// body, 422 with an id or query, 429, 500).
+    errors: &'static [u16],
+}
+
+impl Spec {
+    fn new(tag: &'static str, summary: &'static str, auth: Auth) -> Self {
+        Self {
+            tag,
+            summary,
+            auth,
+            query: &[],
+            body: None,
+            status: StatusCode::OK,
+            answer: None,
+            media: JSON,
+            cached: false,
+            location: false,
+            errors: &[],
+        }
+    }
+
+    fn ok(mut self, answer: RefOr<Schema>) -> Self {
+        self.answer = Some(answer);
+        self
+    }
+
+    fn created(mut self, answer: RefOr<Schema>, location: bool) -> Self {
+        self.status = StatusCode::CREATED;
+        self.answer = Some(answer);
+        self.location = location;
+        self
+    }
+
+    /// A 200 whose body is text of `media`, not JSON.
+    fn text(mut self, media: &'static str) -> Self {
+        self.answer = Some(ObjectBuilder::new().schema_type(Type::String).into());
+        self.media = media;
+        self
+    }
+
+    fn no_content(mut self) -> Self {
+        self.status = StatusCode::NO_CONTENT;
+        self.answer = None;
+        self
+    }
+
+    fn body(mut self, body: RefOr<Schema>) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    fn query(mut self, query: &'static [&'static str]) -> Self {
+        self.query = query;
+        self
+    }
+
+    fn cached(mut self) -> Self {
+        self.cached = true;
+        self
+    }
+
+    fn errors(mut self, errors: &'static [u16]) -> Self {
+        self.errors = errors;
+        self
+    }
+}
+
+/// The component schemas the operations refer to, collected as they are
+/// named so that only used types (and all their dependencies) are listed.
+#[derive(Default)]
+struct Schemas(Vec<(String, RefOr<Schema>)>);
+
+impl Schemas {
+    /// A reference to `T`'s schema, adding it and what it refers to.
+    fn of<T: ToSchema>(&mut self) -> RefOr<Schema> {
+        let name = T::name().into_owned();
+        if !self.0.iter().any(|(n, _)| *n == name) {
+            self.0.push((name.clone(), T::schema()));
+            T::schemas(&mut self.0);
+        }
+        Ref::from_schema_name(name).into()
+    }
+
+    /// `{"items": [T...]}`, what `Reply::items` sends.
+    fn items<T: ToSchema>(&mut self) -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .property("items", ArrayBuilder::new().items(self.of::<T>()))
+            .required("items")
+            .into()
+    }
+}
+
+/// `{"status": "ok"}`, the health answers.
+fn status_ok() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .property(
+            "status",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["ok"])),
+        )
+        .required("status")
+        .into()
+}
+
+/// Everything the document does not spell out per path: tag, summary,
+/// caller, query, body, answers. No wildcard arm, on purpose.
+fn spec(route: Route, s: &mut Schemas) -> Spec {
+    use Auth::{None as Anyone, Optional, Required as Signed};
+    match route {
+        Route::Healthz => Spec::new("health", "The process is up", Anyone).ok(status_ok()),
+        // 404 where they are served on their own address instead.
+        Route::Metrics => Spec::new("health", "Prometheus metrics (OpenMetrics text)", Anyone)
+            .text(crate::metrics::CONTENT_TYPE_BASE)
+            .errors(&[404]),
+        Route::Readyz => Spec::new("health", "The store answers", Anyone)
+            .ok(status_ok())
+            .errors(&[503]),
+        Route::Register => Spec::new("auth", "Sign up as a student and start a session", Anyone)
+            .body(s.of::<Registration>())
+            .created(s.of::<AuthSession>(), true)
+            .errors(&[409]),
+        Route::Login => Spec::new("auth", "Log in and start a session", Anyone)
+            .body(s.of::<Credentials>())
+            .ok(s.of::<AuthSession>())
+            .errors(&[401, 403]),
+        Route::Refresh => Spec::new("auth", "Trade a refresh token for new tokens", Anyone)
+            .body(s.of::<auth::RefreshToken>())
+            .ok(s.of::<AuthSession>())
+            .errors(&[401]),
+        Route::Logout => Spec::new("auth", "End the session of a refresh token", Anyone)
+            .body(s.of::<auth::RefreshToken>())
+            .no_content(),
+        Route::Me => Spec::new("me", "The signed-in user", Signed).ok(s.of::<User>()),
+        Route::UpdateMe => Spec::new("me", "Change one's own profile", Signed)
+            .body(s.of::<ProfileUpdate>())
+            .ok(s.of::<User>()),
+        Route::DeleteMe => Spec::new("me", "Delete one's own account", Signed)
+            .body(s.of::<me::Confirmation>())
+            .no_content(),
+        Route::ChangePassword => Spec::new("me", "Change one's own password", Signed)
+            .body(s.of::<PasswordChange>())
+            .ok(s.of::<AccessToken>()),
+        Route::MyEnrollments => Spec::new("enrollments", "The signed-in learner's courses", Signed)
+            .ok(s.items::<LearnerEnrollment>()),
+        Route::ListUsers => Spec::new("users", "List accounts (admins)", Signed)
+            .query(users::LIST_QUERY)
+            .ok(s.items::<User>())
+            .errors(&[403]),
+        Route::GetUser => Spec::new("users", "One account (admins)", Signed)
+            .ok(s.of::<User>())
+            .errors(&[403, 404]),
+        Route::UpdateUser => Spec::new(
+            "users",
+            "Change a role or disable an account (admins)",
+            Signed,
+        )
+        .body(s.of::<lms_core::AccountUpdate>())
+        .ok(s.of::<User>())
+        .errors(&[403, 404]),
+        Route::Catalog => Spec::new("courses", "The catalog of published courses", Anyone)
+            .query(courses::CATALOG_QUERY)
+            .ok(s.of::<CatalogPage>())
+            .cached(),
+        Route::CreateCourse => Spec::new("courses", "Create a draft course", Signed)
+            .body(s.of::<CourseInput>())
+            .created(s.of::<Course>(), true)
+            .errors(&[403, 404, 409]),
+        Route::GetCourse => Spec::new(
+            "courses",
+            "A course and its outline, by id or slug",
+            Optional,
+        )
+        .ok(s.of::<CourseDetail>())
+        .cached()
+        .errors(&[404]),
+        Route::UpdateCourse => Spec::new("courses", "Change a course's fields", Signed)
+            .body(s.of::<CourseUpdate>())
+            .ok(s.of::<Course>())
+            .errors(&[403, 404, 409]),
+        Route::DeleteCourse => Spec::new("courses", "Delete a course without enrollments", Signed)
+            .no_content()
+            .errors(&[403, 404, 409]),
+        Route::PublishCourse => Spec::new("courses", "Publish a course", Signed)
+            .ok(s.of::<Course>())
+            .errors(&[403, 404]),
+        Route::UnpublishCourse => Spec::new("courses", "Take a course back to draft", Signed)
+            .ok(s.of::<Course>())
+            .errors(&[403, 404]),
+        Route::ArchiveCourse => Spec::new("courses", "Archive a course", Signed)
+            .ok(s.of::<Course>())
+            .errors(&[403, 404]),
+        Route::InstructorCourses => {
+            Spec::new("courses", "An instructor's courses in every status", Signed)
+                .query(courses::INSTRUCTOR_QUERY)
+                .ok(s.of::<CatalogPage>())
+                .errors(&[403])
+        }
+        Route::CreateSection => Spec::new("sections", "Add a section to a course", Signed)
+            .body(s.of::<SectionInput>())
+            .created(s.of::<Section>(), false)
+            .errors(&[403, 404]),
+        Route::RenameSection => Spec::new("sections", "Rename a section", Signed)
+            .body(s.of::<sections::Rename>())
+            .ok(s.of::<Section>())
+            .errors(&[403, 404]),
+        Route::DeleteSection => Spec::new("sections", "Delete a section and its lectures", Signed)
+            .no_content()
+            .errors(&[403, 404]),
+        Route::MoveSection => Spec::new("sections", "Move a section within its course", Signed)
+            .body(s.of::<sections::Position>())
+            .ok(s.of::<Section>())
+            .errors(&[403, 404]),
+        Route::CreateLecture => Spec::new("lectures", "Add a lecture to a section", Signed)
+            .body(s.of::<LectureInput>())
+            .created(s.of::<Lecture>(), true)
+            .errors(&[403, 404]),
+        Route::GetLecture => Spec::new(
+            "lectures",
+            "A lecture with its content and neighbours",
+            Optional,
+        )
+        .ok(s.of::<LectureView>())
+        .errors(&[403, 404]),
+        Route::UpdateLecture => Spec::new("lectures", "Change a lecture", Signed)
+            .body(s.of::<LectureUpdate>())
+            .ok(s.of::<Lecture>())
+            .errors(&[403, 404]),
+        Route::DeleteLecture => Spec::new("lectures", "Delete a lecture", Signed)
+            .no_content()
+            .errors(&[403, 404]),
+        Route::MoveLecture => Spec::new("lectures", "Move a lecture within its course", Signed)
+            .body(s.of::<LectureMove>())
+            .ok(s.of::<Lecture>())
+            .errors(&[403, 404]),
+        Route::Enroll => Spec::new("enrollments", "Enroll in a free published course", Signed)
+            .ok(s.of::<Enrollment>())
+            .errors(&[403, 404]),
+        Route::CourseEnrollments => {
+            Spec::new("enrollments", "A course's learners (owner, admins)", Signed)
+                .query(enrollments::LIST_QUERY)
+                .ok(s.items::<Enrollee>())
+                .errors(&[403, 404])
+        }
+        Route::GrantEnrollments => {
+            let one = s.of::<Enrollment>();
+            let rows = s.items::<GrantRow>();
+            Spec::new(
+                "enrollments",
+                "Grant access by user id, or by e-mail in bulk (admins)",
+                Signed,
+            )
+            .body(s.of::<enrollments::Grant>())
+            .ok(OneOfBuilder::new()
+                .description(Some(
+                    "The enrollment for `user_id`; one row per address for `emails`.",
+                ))
+                .item(one)
+                .item(rows)
+                .into())
+            .errors(&[403, 404])
+        }
+        Route::RevokeEnrollment => Spec::new(
+            "enrollments",
+            "Revoke a learner's access, keeping progress",
+            Signed,
+        )
+        .ok(s.of::<Enrollment>())
+        .errors(&[403, 404]),
+        Route::CourseProgress => Spec::new(
+            "progress",
+            "The signed-in learner's progress in a course",
+            Signed,
+        )
+        .ok(s.of::<CourseProgress>())
+        .errors(&[403, 404]),
+        Route::ResetProgress => Spec::new("progress", "Forget one's progress in a course", Signed)
+            .ok(s.of::<CourseProgress>())
+            .errors(&[403, 404]),
+        Route::UpdateProgress => Spec::new(
+            "progress",
+            "Complete a lecture or record a resume position",
+            Signed,
+        )
+        .body(s.of::<ProgressUpdate>())
+        .ok(s.of::<CourseProgress>())
+        .errors(&[403, 404]),
+        Route::OpenApi => Spec::new("meta", "This document", Anyone)
+            .ok(ObjectBuilder::new()
+                .description(Some("An OpenAPI 3.1 document"))
+                .into())
+            .cached(),
+    }
+}
+
+/// The names of a pattern's `{parameters}`, in order.
+fn path_params(pattern: &str) -> impl Iterator<Item = &str> {
+    pattern
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+}
+
+fn uuid() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+}
+
+fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+fn enumeration(values: &[&str]) -> ObjectBuilder {
+    string().enum_values(Some(values.iter().copied()))
+}
+
+fn page_size(max: u32, default: u32) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(max))
+        .default(Some(default.into()))
+}
+
+/// A path parameter, and whether it is an id the server parses (a
+/// malformed one is a 422).
+fn path_param(route: Route, name: &str) -> (Parameter, bool) {
+    let (description, schema, parsed) = match (route, name) {
+        (Route::GetCourse, "course") => ("The course id, or its slug", string(), false),
+        (_, "course") => ("The course id", uuid(), true),
+        (_, "section") => ("The section id", uuid(), true),
+        (_, "lecture") => ("The lecture id", uuid(), true),
+        (_, "user") => ("The user id", uuid(), true),
+        _ => panic!("path parameter {name} of {route:?} is not documented"),
+    };
+    let parameter = ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(schema))
+        .build();
+    (parameter, parsed)
+}
+
+/// A query parameter the handler of `route` takes.
+fn query_param(route: Route, name: &str, s: &mut Schemas) -> Parameter {
+    use lms_core::catalog::{DEFAULT_PAGE, MAX_PAGE};
+    let (description, schema): (&str, RefOr<Schema>) = match (route, name) {
+        (Route::Catalog, "q") => (
+            "Search words over title, subtitle, description and tags; every word must match, each as a prefix",
+            string().into(),
+        ),
+        (Route::Catalog, "level") => ("Only courses of this level", s.of::<Level>()),
+        (Route::Catalog, "language") => (
+            "Only courses in this language (`en` also matches `en-GB`)",
+            string().into(),
+        ),
+        (Route::Catalog, "price") => (
+            "Only free or only paid courses",
+            enumeration(&["free", "paid"]).into(),
+        ),
+        (Route::Catalog, "instructor") => ("Only courses of this instructor", uuid().into()),
+        (Route::Catalog, "tag") => ("Only courses with this tag", string().into()),
+        (Route::Catalog, "sort") => (
+            "The order (default `newest`)",
+            enumeration(&["newest", "title", "popular"]).into(),
+        ),
+        (Route::Catalog | Route::InstructorCourses, "cursor") => {
+            ("`next_cursor` of the previous page", string().into())
+        }
+        (Route::Catalog | Route::InstructorCourses, "limit") => {
+            ("Page size", page_size(MAX_PAGE, DEFAULT_PAGE).into())
+        }
+        (Route::InstructorCourses, "instructor") => (
+            "Another instructor's courses (admins; default: the caller's)",
+            uuid().into(),
+        ),
+        (Route::ListUsers, "role") => ("Only accounts with this role", s.of::<Role>()),
+        (Route::ListUsers, "q") => (
+            "Part of the e-mail address or display name, in any case",
+            string().into(),
+        ),
+        (Route::ListUsers, "after") => ("The last user id of the previous page", uuid().into()),
+        (Route::ListUsers, "limit") => (
+            "Page size (default 50; larger values are capped)",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .description(Some(format!(
+                    "At most {} are answered",
+                    UserQuery::MAX_LIMIT
+                )))
+                .into(),
+        ),
+        (Route::CourseEnrollments, "after") => {
+            ("The last enrollment id of the previous page", uuid().into())
+        }
+        (Route::CourseEnrollments, "limit") => (
+            "Page size",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .into(),
+        ),
+        _ => panic!("query parameter {name} of {route:?} is not documented"),
+    };
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(schema))
+        .build()
+}
+
+fn header(description: &str, schema: ObjectBuilder) -> Header {
+    let mut header = Header::new(schema);
+    header.description = Some(description.to_owned());
+    header
+}
+
+/// `route`'s operation at `pattern`.
+fn operation(route: Route, pattern: &str, s: &mut Schemas) -> Operation {
+    let spec = spec(route, s);
+    let mut errors: BTreeSet<u16> = spec.errors.iter().copied().collect();
+    // Limits can apply to any request, and any request can fail inside.
+    errors.extend([429, 500]);
+    let mut op = OperationBuilder::new()
+        .operation_id(Some(operation_id(route)))
+        .tag(spec.tag)
+        .summary(Some(spec.summary));
+    for name in path_params(pattern) {
+        let (parameter, parsed) = path_param(route, name);
+        if parsed {
+            errors.insert(422);
+        }
+        op = op.parameter(parameter);
+    }
+    for name in spec.query {
+        op = op.parameter(query_param(route, name, s));
+        errors.insert(422);
+    }
+    if spec.cached {
+        op = op.parameter(
+            ParameterBuilder::new()
+                .name("If-None-Match")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "An `ETag` of an earlier answer: 304 while it still holds",
+                ))
+                .schema(Some(string())),
+        );
+    }
+    if let Some(body) = spec.body {
+        op = op.request_body(Some(
+            RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(JSON, ContentBuilder::new().schema(Some(body)).build())
+                .build(),
+        ));
+        errors.extend([400, 408, 413, 415, 422]);
+    }
+    match spec.auth {
+        Auth::None => {}
+        Auth::Optional => {
+            op = op
+                .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
+                .security(SecurityRequirement::default());
+            errors.insert(401);
+        }
+        Auth::Required => {
+            op = op.security(SecurityRequirement::new(BEARER, Vec::<String>::new()));
+            errors.insert(401);
+        }
+    }
+
+    let mut success = ResponseBuilder::new().description(
+        spec.status
+            .canonical_reason()
+            .unwrap_or("Success")
+            .to_owned(),
+    );
+    if let Some(answer) = spec.answer {
+        success = success.content(
+            spec.media,
+            ContentBuilder::new().schema(Some(answer)).build(),
+        );
+    }
+    if spec.location {
+        success = success.header("Location", header("Where the new resource lives", string()));
+    }
+    if spec.cached {
+        success = success.header("ETag", header("A strong tag of this answer", string()));
+    }
+    let mut responses = ResponsesBuilder::new().response(spec.status.as_str(), success.build());
+    if spec.cached {
+        responses = responses.response(
+            "304",
+            ResponseBuilder::new()
+                .description("Unchanged since the `If-None-Match` tag; no body")
+                .header("ETag", header("The tag that still holds", string()))
+                .build(),
+        );
+    }
+    for status in errors {
+        let name = problem_name(status);
+        responses = responses.response(status.to_string(), Ref::from_response_name(name));
+    }
+    op.responses(responses.build()).build()
+}
+
+/// The component name of the problem response for `status`.
+fn problem_name(status: u16) -> &'static str {
+    PROBLEMS
+        .iter()
+        .find(|(s, _, _)| *s == status)
+        .map(|(_, name, _)| *name)
+        .unwrap_or_else(|| panic!("no problem response for {status}"))
+}
+
+/// The stable operation id: the route's name in snake_case.
+fn operation_id(route: Route) -> String {
+    let mut id = String::new();
+    for (i, c) in format!("{route:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                id.push('_');
+            }
+            id.push(c.to_ascii_lowercase());
+        } else {
+            id.push(c);
+        }
+    }
+    id
+}
+
+fn http_method(method: &Method) -> HttpMethod {
+    match *method {
+        Method::GET => HttpMethod::Get,
+        Method::POST => HttpMethod::Post,
+        Method::PUT => HttpMethod::Put,
+        Method::PATCH => HttpMethod::Patch,
+        Method::DELETE => HttpMethod::Delete,
+        _ => panic!("the route table has a method OpenAPI paths do not: {method}"),
+    }
+}
+
+/// The problem response for `status`: the `Problem` schema with the status
+/// pinned, and the 422's `errors` required.
+fn problem_response(status: u16, description: &str, s: &mut Schemas) -> utoipa::openapi::Response {
+    let mut pinned = ObjectBuilder::new().property(
+        "status",
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .enum_values(Some([status])),
+    );
+    if status == 422 {
+        pinned = pinned.required("errors");
+    }
+    let schema = AllOfBuilder::new()
+        .item(s.of::<problem::Body<'static>>())
+        .item(pinned);
+    let mut response = ResponseBuilder::new().description(description).content(
+        PROBLEM_JSON,
+        ContentBuilder::new().schema(Some(schema)).build(),
+    );
+    match status {
+        401 => {
+            response = response.header(
+                "WWW-Authenticate",
+                header("Always `Bearer`", enumeration(&["Bearer"])),
+            );
+        }
+        405 => {
+            response = response.header("Allow", header("The methods the path takes", string()));
+        }
+        429 => {
+            response = response.header(
+                "Retry-After",
+                header(
+                    "Seconds to wait before trying again",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                ),
+            );
+        }
+        _ => {}
+    }
+    response.build()
+}
+
+fn build() -> OpenApi {
+    let mut s = Schemas::default();
+    let mut paths = Paths::new();
+    for (method, pattern, route) in TABLE {
+        paths.add_path_operation(
+            *pattern,
+            vec![http_method(method)],
+            operation(*route, pattern, &mut s),
+        );
+    }
+    let mut components = ComponentsBuilder::new().security_scheme(
+        BEARER,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some(
+                    "An access token from `/api/v1/auth/register`, `login` or `refresh`",
+                ))
+                .build(),
+        ),
+    );
+    for (status, name, description) in PROBLEMS {
+        components = components.response(*name, problem_response(*status, description, &mut s));
+    }
+    let components = components.schemas_from_iter(s.0).build();
+    let tags = [
+        ("health", "Liveness and readiness"),
+        ("auth", "Sign-up, log-in and sessions"),
+        ("me", "The signed-in user's own account"),
+        ("users", "Accounts, for admins"),
+        ("courses", "The catalog and courses"),
+        ("sections", "Sections of a course"),
+        ("lectures", "Lectures of a section"),
+        ("enrollments", "Who may open a course's lectures"),
+        ("progress", "Completed lectures and resume positions"),
+        ("meta", "About the API itself"),
+    ]
+    .map(|(name, description)| {
+        TagBuilder::new()
+            .name(name)
+            .description(Some(description))
+            .build()
+    });
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("lms")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "The HTTP API of lms, an embeddable course-platform backend. Every answer \
+                     carries `x-request-id`; errors are RFC 9457 problem documents \
+                     (`application/problem+json`) with a stable `code`.",
+                ))
+                .build(),
+        )
+        .paths(paths)
+        .components(Some(components))
+        .tags(Some(tags))
+        .build()
+}
+
+/// The document.
+pub fn document() -> &'static OpenApi {
+    static DOCUMENT: OnceLock<OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(build)
+}
+
+/// The document as the JSON that is served, built once.
+pub fn json() -> Bytes {
+    static JSON: OnceLock<Bytes> = OnceLock::new();
+    JSON.get_or_init(|| {
+        Bytes::from(serde_json::to_vec(document()).expect("the document serializes"))
+    })
+    .clone()
+}
+
+/// The pattern of the route that `method` and `path` reach, through the
+/// server's own router; `None` when the answer is a 404 or 405. For tests
+/// that check answers against the document.
+#[doc(hidden)]
+pub fn route_pattern(method: &Method, path: &str) -> Option<&'static str> {
+    static ROUTES: OnceLock<Routes> = OnceLock::new();
+    match ROUTES.get_or_init(Routes::new).find(method, path) {
+        Lookup::Found { entry, .. } => Some(entry.pattern),
+        Lookup::MethodNotAllowed(_) | Lookup::Options(_) | Lookup::NotFound => None,
+    }
+}
+
+/// `GET /api/v1/openapi.json`.
+pub(crate) async fn serve(_ctx: Ctx<'_>) -> Result<Reply, Problem> {
+    Ok(Reply {
+        status: StatusCode::OK,
+        body: Some(json()),
+        content_type: crate::handlers::JSON,
+        etag: true,
+        location: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn doc() -> Value {
+        serde_json::from_slice(&json()).unwrap()
+    }
+
+    /// Every `$ref` in `value`.
+    fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("$ref", Value::String(r)) => out.push(r),
+                        _ => refs(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1() {
+        let doc = doc();
+        assert!(
+            doc["openapi"].as_str().unwrap().starts_with("3.1."),
+            "{}",
+            doc["openapi"]
+        );
+        assert_eq!(doc["info"]["title"], "lms");
+    }
+
+    #[test]
+    fn every_reference_points_into_the_document() {
+        let doc = doc();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let pointer = r
+                .strip_prefix('#')
+                .unwrap_or_else(|| panic!("remote ref {r}"));
+            assert!(doc.pointer(pointer).is_some(), "dangling {r}");
+        }
+    }
+
+    #[test]
+    fn every_table_route_is_one_operation_with_a_unique_id() {
+        let doc = doc();
+        let mut ids = BTreeSet::new();
+        for (method, pattern, route) in TABLE {
+            let op = &doc["paths"][*pattern][method.as_str().to_ascii_lowercase()];
+            assert!(op.is_object(), "{method} {pattern} is missing");
+            let id = op["operationId"].as_str().unwrap();
+            assert_eq!(id, operation_id(*route));
+            assert!(ids.insert(id.to_owned()), "operation id {id} twice");
+            assert!(op["responses"]["500"].is_object(), "{id}");
+        }
+    }
+
+    #[test]
+    fn path_parameters_are_those_of_the_pattern() {
+        let doc = doc();
+        for (method, pattern, _) in TABLE {
+            let op = &doc["paths"][*pattern][method.as_str().to_ascii_lowercase()];
+            let documented: Vec<&str> = op["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .filter(|p| p["in"] == "path")
+                        .map(|p| p["name"].as_str().unwrap())
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert_eq!(
+                documented,
+                path_params(pattern).collect::<Vec<_>>(),
+                "{pattern}"
+            );
+        }
+    }
+
+    #[test]
+    fn request_bodies_refuse_unknown_members_as_the_server_does() {
+        let doc = doc();
+        let schemas = &doc["components"]["schemas"];
+        for name in [
+            "Registration",
+            "CourseInput",
+            "ProfileUpdate",
+            "RefreshToken",
+            "EnrollmentGrant",
+        ] {
+            assert_eq!(schemas[name]["additionalProperties"], false, "{name}");
+        }
+    }
+
+    #[test]
+    fn operation_ids_are_snake_case_route_names() {
+        assert_eq!(operation_id(Route::CourseEnrollments), "course_enrollments");
+        assert_eq!(operation_id(Route::Me), "me");
+    }
+}
