@@ -63,9 +63,9 @@ pub use accounts::{
 };
 pub use actor::Actor;
 pub use catalog::{
-    CatalogPage, CatalogQuery, Course, CourseDetail, CourseInput, CourseStatus, CourseSummary,
-    CourseUpdate, Lecture, LectureInput, LectureKind, LectureMove, LectureUpdate, LectureView,
-    PriceInput, Section, SectionInput,
+    CatalogPage, CatalogQuery, Course, CourseDetail, CourseExport, CourseInput, CourseStatus,
+    CourseSummary, CourseUpdate, Lecture, LectureInput, LectureKind, LectureMove, LectureUpdate,
+    LectureView, PriceInput, Section, SectionInput,
 };
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::Config;
@@ -74,7 +74,7 @@ pub use enrollment::{Enrollee, Enrollment, GrantInput, GrantRow, LearnerEnrollme
 pub use error::{Error, ErrorKind, FieldError, Result};
 pub use events::{Event, EventQuery};
 pub use progress::{CourseProgress, ProgressUpdate};
-pub use store::{Store, User, UserQuery};
+pub use store::{Stats, Store, User, UserQuery};
 
 use accounts::{Hasher, TokenKeys};
 

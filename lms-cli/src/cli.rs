@@ -1,0 +1,303 @@
+//! The command line: every flag, subcommand and argument, as clap types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Administer an lms installation: migrations, users, courses,
+/// enrollments and the audit log. Acts as the operator: every change goes
+/// through the same rules as the API and is recorded in the event log.
+#[derive(Debug, Parser)]
+#[command(name = "lms", version, propagate_version = true)]
+pub struct Cli {
+    /// The store: `sqlite://PATH` or `postgres://USER@HOST/DB`
+    /// [default: sqlite://DIR/lms.db, DIR being the data folder]
+    #[arg(
+        long,
+        global = true,
+        env = "LMS_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    /// PostgreSQL schema holding this school's tables
+    #[arg(
+        long,
+        global = true,
+        env = "LMS_DATABASE_SCHEMA",
+        value_name = "SCHEMA"
+    )]
+    pub database_schema: Option<String>,
+
+    /// Folder of the embedded default store, the same as lms-http's
+    #[arg(
+        long,
+        global = true,
+        env = "LMS_DATA_DIR",
+        value_name = "DIR",
+        default_value = "./lms-data"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Print JSON (the HTTP API's shapes): one document, or one object per
+    /// line for lists
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print nothing but errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Say more (repeat for more detail)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// The store URL: the one given, or the SQLite file in the data folder.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("lms.db").display()))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending schema migrations (or list them with --status)
+    Migrate {
+        /// List applied and pending migrations without applying any
+        #[arg(long)]
+        status: bool,
+    },
+    /// Accounts
+    #[command(subcommand)]
+    Users(Users),
+    /// Courses
+    #[command(subcommand)]
+    Courses(Courses),
+    /// Who may open which course
+    #[command(subcommand)]
+    Enrollments(Enrollments),
+    /// The audit log
+    #[command(subcommand)]
+    Events(Events),
+    /// Counts of users, courses, enrollments and completions
+    Stats,
+    /// Print a shell completion script
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Where a new password comes from.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct PasswordSource {
+    /// Read the password from standard input (one line)
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Generate a strong password and print it
+    #[arg(long)]
+    pub generate_password: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Student,
+    Instructor,
+    Admin,
+}
+
+impl RoleArg {
+    pub fn role(self) -> lms_core::Role {
+        match self {
+            Self::Student => lms_core::Role::Student,
+            Self::Instructor => lms_core::Role::Instructor,
+            Self::Admin => lms_core::Role::Admin,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusArg {
+    Draft,
+    Published,
+    Archived,
+}
+
+impl StatusArg {
+    pub fn status(self) -> lms_core::CourseStatus {
+        match self {
+            Self::Draft => lms_core::CourseStatus::Draft,
+            Self::Published => lms_core::CourseStatus::Published,
+            Self::Archived => lms_core::CourseStatus::Archived,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Users {
+    /// Create an account (prompts for the password on a terminal)
+    Create {
+        /// E-mail address
+        #[arg(long)]
+        email: String,
+        /// Display name
+        #[arg(long)]
+        name: String,
+        /// Role
+        #[arg(long, value_enum, default_value = "student")]
+        role: RoleArg,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// List accounts
+    List {
+        /// Only this role
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
+        /// Only e-mails or names containing this
+        #[arg(long)]
+        query: Option<String>,
+        /// At most this many
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// One account
+    Show {
+        /// Id or e-mail address
+        user: String,
+    },
+    /// Change an account's role
+    SetRole {
+        /// Id or e-mail address
+        user: String,
+        /// The new role
+        #[arg(value_enum)]
+        role: RoleArg,
+    },
+    /// Disable an account: it cannot log in and its sessions end at once
+    Disable {
+        /// Id or e-mail address
+        user: String,
+    },
+    /// Enable a disabled account
+    Enable {
+        /// Id or e-mail address
+        user: String,
+    },
+    /// Set a new password (prompts on a terminal); every session ends
+    ResetPassword {
+        /// Id or e-mail address
+        user: String,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// End every session of an account
+    RevokeSessions {
+        /// Id or e-mail address
+        user: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Courses {
+    /// List courses, newest first
+    List {
+        /// Only this status
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        /// At most this many
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// A course with its sections and lectures
+    Show {
+        /// Id or slug
+        course: String,
+    },
+    /// Put a course in the catalog
+    Publish {
+        /// Id or slug
+        course: String,
+    },
+    /// Take a course back to draft
+    Unpublish {
+        /// Id or slug
+        course: String,
+    },
+    /// Take a course out of the catalog; its learners keep access
+    Archive {
+        /// Id or slug
+        course: String,
+    },
+    /// Write a course and its whole tree as one JSON document
+    Export {
+        /// Id or slug
+        course: String,
+        /// Write to this file instead of standard output
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Create a course from an exported document, or update the one with
+    /// its slug; importing the same document again changes nothing
+    Import {
+        /// The exported document (`-` for standard input)
+        file: PathBuf,
+        /// Owner's e-mail, instead of the document's
+        #[arg(long)]
+        owner: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Enrollments {
+    /// Give learners access to a course, by e-mail
+    Grant {
+        /// Course id or slug
+        course: String,
+        /// E-mail addresses
+        emails: Vec<String>,
+        /// Also read addresses from a CSV file (first column; a header
+        /// row named `email` is skipped)
+        #[arg(long, value_name = "CSV")]
+        from_file: Option<PathBuf>,
+        /// Access ends then (RFC 3339, e.g. 2027-06-30T00:00:00Z)
+        #[arg(long, value_name = "TIME")]
+        expires: Option<String>,
+    },
+    /// End a learner's access (their progress is kept)
+    Revoke {
+        /// Course id or slug
+        course: String,
+        /// The learner's e-mail address or id
+        user: String,
+    },
+    /// A course's learners with their progress
+    List {
+        /// Course id or slug
+        course: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Events {
+    /// Events in log order
+    List {
+        /// Only events after this id
+        #[arg(long)]
+        after: Option<i64>,
+        /// Only events of this type (e.g. user.created)
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
