@@ -354,22 +354,7 @@ impl Lms {
             price: input.price.clone(),
             thumbnail_key: Some(input.thumbnail_key.clone()),
         })?;
-        let mut new = NewCourse {
-            id: CourseId::new(),
-            slug: fields.slug.unwrap_or_else(|| {
-                Slug::from_title(&input.title)
-                    .unwrap_or_else(|| Slug::parse("slug", "course").expect("a valid slug"))
-            }),
-            title: fields.title.unwrap_or_default(),
-            subtitle: fields.subtitle.unwrap_or_default(),
-            description: fields.description.unwrap_or_default(),
-            level: fields.level.unwrap_or(Level::All),
-            language: fields.language.unwrap_or_else(|| "en".to_owned()),
-            tags: fields.tags.unwrap_or_default(),
-            price: fields.price.unwrap_or_default(),
-            thumbnail_key: fields.thumbnail_key.flatten(),
-            owner_id: owner,
-        };
+        let mut new = new_course(fields, &input.title, owner);
         let explicit_slug = input.slug.is_some();
         let base = new.slug.clone();
         let mut attempt = 1;
@@ -881,6 +866,27 @@ impl Lms {
 }
 
 /// Checks every field a course update names, reporting all problems at once.
+/// A new course from parsed fields, with the defaults of every field not
+/// given; the slug, when not given, derives from `title`.
+fn new_course(fields: CourseChanges, title: &str, owner: UserId) -> NewCourse {
+    NewCourse {
+        id: CourseId::new(),
+        slug: fields.slug.unwrap_or_else(|| {
+            Slug::from_title(title)
+                .unwrap_or_else(|| Slug::parse("slug", "course").expect("a valid slug"))
+        }),
+        title: fields.title.unwrap_or_default(),
+        subtitle: fields.subtitle.unwrap_or_default(),
+        description: fields.description.unwrap_or_default(),
+        level: fields.level.unwrap_or(Level::All),
+        language: fields.language.unwrap_or_else(|| "en".to_owned()),
+        tags: fields.tags.unwrap_or_default(),
+        price: fields.price.unwrap_or_default(),
+        thumbnail_key: fields.thumbnail_key.flatten(),
+        owner_id: owner,
+    }
+}
+
 fn parse_course_fields(update: &CourseUpdate) -> Result<CourseChanges> {
     let mut errors = Vec::new();
     let changes = CourseChanges {

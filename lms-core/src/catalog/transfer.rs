@@ -10,13 +10,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::{CourseStatus, CourseUpdate, LectureKind, MAX_MARKDOWN_CHARS, PriceInput};
-use super::{parse_course_fields, parse_duration};
+use super::{new_course, parse_course_fields, parse_duration};
 use crate::Lms;
 use crate::actor::Actor;
-use crate::domain::{CourseId, Email, Level, Markdown, Role, Slug, Title};
+use crate::domain::{Email, Markdown, Role, Title};
 use crate::error::{Error, FieldError, Result};
 use crate::store::courses::{
-    CourseImport, ImportOutcome, MAX_LECTURES_PER_SECTION, MAX_SECTIONS, NewCourse, NewLecture,
+    CourseImport, ImportOutcome, MAX_LECTURES_PER_SECTION, MAX_SECTIONS, NewLecture,
 };
 
 /// The `format` of documents this version writes and reads.
@@ -254,23 +254,8 @@ impl Lms {
                 "an import passed validation without its parts",
             ));
         };
-        let slug = fields
-            .slug
-            .unwrap_or_else(|| Slug::parse("slug", "course").expect("a valid slug"));
         let import = CourseImport {
-            course: NewCourse {
-                id: CourseId::new(),
-                slug,
-                title: fields.title.unwrap_or_default(),
-                subtitle: fields.subtitle.unwrap_or_default(),
-                description: fields.description.unwrap_or_default(),
-                level: fields.level.unwrap_or(Level::All),
-                language: fields.language.unwrap_or_else(|| "en".to_owned()),
-                tags: fields.tags.unwrap_or_default(),
-                price: fields.price.unwrap_or_default(),
-                thumbnail_key: fields.thumbnail_key.flatten(),
-                owner_id: owner,
-            },
+            course: new_course(fields, &c.title, owner),
             status,
             sections,
         };

@@ -142,6 +142,38 @@ macro_rules! courses_sql {
             })
         }
 
+        /// Inserts a draft course; a taken slug is a `conflict`.
+        async fn insert_course(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            new: &NewCourse,
+            at: Timestamp,
+        ) -> Result<$row> {
+            let sql = format!(
+                "INSERT INTO courses (id, slug, title, subtitle, description, level, language, \
+                 tags, price_amount, price_currency, thumbnail_key, owner_id, status, \
+                 created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'draft', $13, $13) \
+                 RETURNING {COURSE_COLUMNS}"
+            );
+            sqlx::query(&sql)
+                .bind(new.id.0)
+                .bind(new.slug.as_str())
+                .bind(&new.title)
+                .bind(&new.subtitle)
+                .bind(&new.description)
+                .bind(new.level.as_str())
+                .bind(&new.language)
+                .bind(Json(&new.tags))
+                .bind(new.price.currency().map(|_| new.price.amount_minor()))
+                .bind(new.price.currency().map(Currency::code))
+                .bind(&new.thumbnail_key)
+                .bind(new.owner_id.0)
+                .bind(ts(at))
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(|e| unique_as(e, "a course with this slug already exists"))
+        }
+
         /// Reads the course and locks it until the transaction ends, so
         /// changes to one course's tree happen one at a time.
         async fn lock_course(
@@ -294,30 +326,7 @@ macro_rules! courses_sql {
                 at: Timestamp,
             ) -> Result<Course> {
                 let mut tx = self.write().await?;
-                let sql = format!(
-                    "INSERT INTO courses (id, slug, title, subtitle, description, level, language, \
-                     tags, price_amount, price_currency, thumbnail_key, owner_id, status, \
-                     created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'draft', $13, $13) \
-                     RETURNING {COURSE_COLUMNS}"
-                );
-                let row = sqlx::query(&sql)
-                    .bind(new.id.0)
-                    .bind(new.slug.as_str())
-                    .bind(&new.title)
-                    .bind(&new.subtitle)
-                    .bind(&new.description)
-                    .bind(new.level.as_str())
-                    .bind(&new.language)
-                    .bind(Json(&new.tags))
-                    .bind(new.price.currency().map(|_| new.price.amount_minor()))
-                    .bind(new.price.currency().map(Currency::code))
-                    .bind(&new.thumbnail_key)
-                    .bind(new.owner_id.0)
-                    .bind(ts(at))
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(|e| unique_as(e, "a course with this slug already exists"))?;
+                let row = insert_course(&mut tx, &new, at).await?;
                 let course = course_from(&row)?;
                 let payload = json!({ "slug": course.slug, "owner_id": course.owner_id });
                 let event =
@@ -828,28 +837,7 @@ macro_rules! courses_sql {
                 let mut changes = 0u64;
                 let (id, status) = match &existing {
                     None => {
-                        sqlx::query(
-                            "INSERT INTO courses (id, slug, title, subtitle, description, level, \
-                             language, tags, price_amount, price_currency, thumbnail_key, owner_id, \
-                             status, created_at, updated_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'draft', $13, $13)",
-                        )
-                        .bind(new.id.0)
-                        .bind(new.slug.as_str())
-                        .bind(&new.title)
-                        .bind(&new.subtitle)
-                        .bind(&new.description)
-                        .bind(new.level.as_str())
-                        .bind(&new.language)
-                        .bind(Json(&new.tags))
-                        .bind(new.price.currency().map(|_| new.price.amount_minor()))
-                        .bind(new.price.currency().map(Currency::code))
-                        .bind(&new.thumbnail_key)
-                        .bind(new.owner_id.0)
-                        .bind(ts(at))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| unique_as(e, "a course with this slug already exists"))?;
+                        insert_course(&mut tx, new, at).await?;
                         changes += 1;
                         (new.id, CourseStatus::Draft)
                     }
