@@ -223,6 +223,53 @@ async fn the_binary_serves_postgres_with_a_given_secret_and_logs_json() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_move_to_their_own_address_and_both_listeners_stop_on_sigterm() {
+    let dir = workdir();
+    let mut running = start(&dir, &[("LMS_METRICS_BIND", "127.0.0.1:0")]).await;
+    let metrics_addr = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let line = running.lines.recv().await.expect("the binary runs");
+            running.seen.push(line.clone());
+            if let Some(rest) = line.split("metrics on ").nth(1) {
+                let addr = rest.split(|c: char| c.is_whitespace() || c == '"').next();
+                return addr.unwrap().parse::<SocketAddr>().unwrap();
+            }
+        }
+    })
+    .await
+    .expect("the binary logs the metrics address");
+    assert_eq!(
+        fetch(running.addr, "GET", "/healthz", &[], None)
+            .await
+            .status,
+        200
+    );
+    let on_api = fetch(running.addr, "GET", "/metrics", &[], None).await;
+    assert_eq!(on_api.status, 404);
+    let metrics = fetch(metrics_addr, "GET", "/metrics", &[], None).await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.body.contains(
+            "lms_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1"
+        ),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics.body.contains("lms_store_pool_connections"),
+        "{}",
+        metrics.body
+    );
+    let not_api = fetch(metrics_addr, "GET", "/api/v1/courses", &[], None).await;
+    assert_eq!(not_api.status, 404);
+    running.terminate().await;
+    assert!(
+        tokio::net::TcpStream::connect(metrics_addr).await.is_err(),
+        "the metrics listener stopped"
+    );
+}
+
 #[tokio::test]
 async fn the_help_documents_every_setting_without_showing_secrets() {
     let output = Command::new(BIN)
@@ -249,6 +296,10 @@ async fn the_help_documents_every_setting_without_showing_secrets() {
         "LMS_MAX_BODY_BYTES",
         "LMS_MAX_CONNECTIONS",
         "LMS_LOG_JSON",
+        "LMS_TRUSTED_PROXIES",
+        "LMS_AUTH_RATE_PER_MINUTE",
+        "LMS_AUTH_ACCOUNT_RATE_PER_MINUTE",
+        "LMS_METRICS_BIND",
     ] {
         assert!(
             help.contains(name),
