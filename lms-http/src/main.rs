@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 #[tokio::main]
 async fn main() -> ExitCode {
     let settings = Settings::parse();
-    lms_http::telemetry::init(settings.log_json);
+    let _logs = lms_http::telemetry::init(settings.log_json);
     match run(settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

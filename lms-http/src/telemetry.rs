@@ -1,14 +1,24 @@
 //! Logging for the binary: tracing to stdout, text or one JSON object per
 //! line, filtered by `RUST_LOG` (default `info`).
+//!
+//! Lines go through a buffer that a dedicated thread writes out, so a
+//! request never waits on a `write` to stdout. The buffer blocks rather than
+//! drops when the thread falls behind: a missing log line is worse than a
+//! slower request.
 
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. Call once, first thing in `main`.
-pub fn init(json: bool) {
+/// Installs the global subscriber. Call once, first thing in `main`, and
+/// keep the guard until the end: dropping it writes out what is buffered.
+pub fn init(json: bool) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stdout)
+        .with_writer(writer)
         .with_target(false);
     if json {
         builder
@@ -20,4 +30,5 @@ pub fn init(json: bool) {
     } else {
         builder.init();
     }
+    guard
 }

@@ -30,6 +30,11 @@ pub(crate) static SQLITE: Embedded = &[
         "rate limits",
         include_str!("migrations/sqlite/0003_rate_limits.sql"),
     ),
+    (
+        4,
+        "catalog indexes",
+        include_str!("migrations/sqlite/0004_catalog_indexes.sql"),
+    ),
 ];
 
 pub(crate) static POSTGRES: Embedded = &[
@@ -47,6 +52,11 @@ pub(crate) static POSTGRES: Embedded = &[
         3,
         "rate limits",
         include_str!("migrations/postgres/0003_rate_limits.sql"),
+    ),
+    (
+        4,
+        "catalog indexes",
+        include_str!("migrations/postgres/0004_catalog_indexes.sql"),
     ),
 ];
 

@@ -113,10 +113,14 @@ fn ts(at: Timestamp) -> Timestamp {
     at
 }
 
-/// Courses carrying the tag `$7`.
-const TAG_MATCH: &str = "tags @> jsonb_build_array(CAST($7 AS TEXT))";
-/// Courses matching the text-search query `$8`.
-const TEXT_MATCH: &str = "search @@ to_tsquery('simple', $8)";
+/// Courses carrying the tag bound at `param`.
+fn tag_match(param: &str) -> String {
+    format!("tags @> jsonb_build_array(CAST({param} AS TEXT))")
+}
+/// Courses matching the `tsquery` bound at `param`.
+fn text_match(param: &str) -> String {
+    format!("search @@ to_tsquery('simple', {param})")
+}
 
 /// Search words (letters and digits only) as a tsquery: every word
 /// required, each as a prefix.

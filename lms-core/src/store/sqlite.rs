@@ -59,9 +59,14 @@ impl SqliteStore {
                     )
                 })?;
             }
+            // A 64 MiB page cache and memory-mapped reads per connection:
+            // with SQLite's 2 MB default a catalog or course tree reads most
+            // pages with a system call each.
             let options = options
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal);
+                .synchronous(SqliteSynchronous::Normal)
+                .pragma("cache_size", "-65536")
+                .pragma("mmap_size", "268435456");
             SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)
@@ -102,10 +107,14 @@ fn ts(at: Timestamp) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-/// Courses carrying the tag `$7`.
-const TAG_MATCH: &str = "EXISTS (SELECT 1 FROM json_each(courses.tags) WHERE json_each.value = $7)";
-/// Courses matching the FTS5 query `$8`.
-const TEXT_MATCH: &str = "id IN (SELECT course_id FROM course_search WHERE course_search MATCH $8)";
+/// Courses carrying the tag bound at `param`.
+fn tag_match(param: &str) -> String {
+    format!("EXISTS (SELECT 1 FROM json_each(courses.tags) WHERE json_each.value = {param})")
+}
+/// Courses matching the FTS5 query bound at `param`.
+fn text_match(param: &str) -> String {
+    format!("id IN (SELECT course_id FROM course_search WHERE course_search MATCH {param})")
+}
 
 /// Search words (letters and digits only) as an FTS5 query: every word
 /// required, each as a prefix.

@@ -5,8 +5,8 @@
 //! - `FOR_UPDATE`: the suffix that locks the rows a `SELECT` reads until the
 //!   transaction ends (`FOR UPDATE` on PostgreSQL; empty on SQLite, whose
 //!   `BEGIN IMMEDIATE` already holds the only write lock);
-//! - `TAG_MATCH` and `TEXT_MATCH`: catalog predicates on `$7` (a tag) and
-//!   `$8` (a full-text query built by `text_query`);
+//! - `fn tag_match(param)` and `fn text_match(param)`: catalog predicates on
+//!   the placeholder `param` (a tag; a full-text query built by `text_query`);
 //! - `fn text_query(&[String]) -> String`: the search words as the backend's
 //!   full-text query syntax.
 //!
@@ -30,8 +30,9 @@ pub(crate) const LECTURE_COLUMNS: &str = "id, course_id, section_id, title, kind
      duration_secs, free_preview, position, created_at, updated_at";
 
 /// A course with its owner's name and aggregates, as correlated subqueries
-/// so a page of any size is one statement.
-pub(crate) fn summary_select() -> String {
+/// so a page of any size is one statement. `from` is the table or derived
+/// table (named `courses`) the rows come from.
+pub(crate) fn summary_select(from: &str) -> String {
     format!(
         "SELECT {COURSE_COLUMNS}, \
          (SELECT display_name FROM users WHERE users.id = courses.owner_id) AS instructor_name, \
@@ -39,8 +40,20 @@ pub(crate) fn summary_select() -> String {
          (SELECT CAST(COALESCE(SUM(duration_secs), 0) AS BIGINT) FROM lectures \
           WHERE lectures.course_id = courses.id) AS total_duration_secs, \
          lower(title) AS sort_title \
-         FROM courses"
+         FROM {from}"
     )
+}
+
+/// Numbers statement parameters in the order they are bound.
+#[derive(Debug, Default)]
+pub(crate) struct Params(usize);
+
+impl Params {
+    /// The next placeholder, `$1`, `$2`...
+    pub(crate) fn next(&mut self) -> String {
+        self.0 += 1;
+        format!("${}", self.0)
+    }
 }
 
 macro_rules! courses_sql {
@@ -56,7 +69,7 @@ macro_rules! courses_sql {
             MAX_LECTURES_PER_SECTION, MAX_SECTIONS,
         };
         use $crate::store::sql::courses::{
-            summary_select, COURSE_COLUMNS, INCOMING, LECTURE_COLUMNS, PARK, SECTION_COLUMNS,
+            summary_select, Params, COURSE_COLUMNS, INCOMING, LECTURE_COLUMNS, PARK, SECTION_COLUMNS,
         };
 
         fn course_from(row: &$row) -> Result<Course> {
@@ -341,7 +354,7 @@ macro_rules! courses_sql {
                     CourseKey::Id(_) => "id",
                     CourseKey::Slug(_) => "slug",
                 };
-                let sql = format!("{} WHERE {column} = $1", summary_select());
+                let sql = format!("{} WHERE {column} = $1", summary_select("courses"));
                 let query = sqlx::query(&sql);
                 let query = match key {
                     CourseKey::Id(id) => query.bind(id.0),
@@ -1040,55 +1053,96 @@ macro_rules! courses_sql {
             }
 
             async fn catalog(&self, filter: &CatalogFilter) -> Result<Vec<CatalogRow>> {
-                let (keyset, order) = match filter.sort {
-                    CatalogSort::Newest => (
-                        "($9 IS NULL OR published_at < $9 OR (published_at = $9 AND id < $10))",
-                        "published_at DESC, id DESC",
-                    ),
-                    CatalogSort::Title => (
-                        "($9 IS NULL OR lower(title) > $9 OR (lower(title) = $9 AND id > $10))",
-                        "lower(title), id",
-                    ),
-                    CatalogSort::Popular => (
-                        "($9 IS NULL OR enrollment_count < $9 \
-                         OR (enrollment_count = $9 AND id < $10))",
-                        "enrollment_count DESC, id DESC",
-                    ),
-                    // $9 only says whether there is a cursor.
-                    CatalogSort::Recent => ("($9 IS NULL OR id < $10)", "id DESC"),
+                // Only the filters present reach the statement: an optional
+                // filter written `($n IS NULL OR ...)` can use no index, and
+                // each shape gets its own prepared statement and plan.
+                let mut p = Params::default();
+                let mut clauses: Vec<String> = Vec::new();
+                if filter.status.is_some() {
+                    clauses.push(format!("status = {}", p.next()));
+                }
+                if filter.owner.is_some() {
+                    clauses.push(format!("owner_id = {}", p.next()));
+                }
+                if filter.level.is_some() {
+                    clauses.push(format!("level = {}", p.next()));
+                }
+                if filter.language.is_some() {
+                    let (exact, regional) = (p.next(), p.next());
+                    clauses.push(format!("(language = {exact} OR language LIKE {regional})"));
+                }
+                match filter.free {
+                    Some(true) => clauses.push("price_amount IS NULL".to_owned()),
+                    Some(false) => clauses.push("price_amount IS NOT NULL".to_owned()),
+                    None => {}
+                }
+                if filter.tag.is_some() {
+                    clauses.push(tag_match(&p.next()));
+                }
+                if !filter.words.is_empty() {
+                    clauses.push(text_match(&p.next()));
+                }
+                match &filter.after {
+                    None => {}
+                    Some(CatalogAfter::Recent(_)) => clauses.push(format!("id < {}", p.next())),
+                    Some(after) => {
+                        let (key, id) = (p.next(), p.next());
+                        let column = match after {
+                            CatalogAfter::Newest(..) => "published_at",
+                            CatalogAfter::Title(..) => "lower(title)",
+                            _ => "enrollment_count",
+                        };
+                        // Titles ascend; the other keys descend.
+                        let past = if matches!(after, CatalogAfter::Title(..)) { ">" } else { "<" };
+                        clauses.push(format!(
+                            "({column} {past} {key} OR ({column} = {key} AND id {past} {id}))"
+                        ));
+                    }
+                }
+                let order = match filter.sort {
+                    CatalogSort::Newest => "published_at DESC, id DESC",
+                    CatalogSort::Title => "lower(title), id",
+                    CatalogSort::Popular => "enrollment_count DESC, id DESC",
+                    CatalogSort::Recent => "id DESC",
                 };
-                let sql = format!(
-                    "{} WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR owner_id = $2) \
-                     AND ($3 IS NULL OR level = $3) \
-                     AND ($4 IS NULL OR language = $4 OR language LIKE $5) \
-                     AND ($6 IS NULL OR $6 = (price_amount IS NULL)) \
-                     AND ($7 IS NULL OR {TAG_MATCH}) AND ($8 IS NULL OR {TEXT_MATCH}) \
-                     AND {keyset} ORDER BY {order} LIMIT $11",
-                    summary_select()
+                let filters = if clauses.is_empty() {
+                    String::new()
+                } else {
+                    format!("WHERE {}", clauses.join(" AND "))
+                };
+                // The page is chosen first and only its rows get their
+                // aggregates: in the select list of the outer query SQLite
+                // would otherwise compute them for every row it sorts.
+                let page = format!(
+                    "(SELECT * FROM courses {filters} ORDER BY {order} LIMIT {}) AS courses",
+                    p.next()
                 );
-                let words = (!filter.words.is_empty()).then(|| text_query(&filter.words));
-                let query = sqlx::query(&sql)
-                    .bind(filter.status.map(CourseStatus::as_str))
-                    .bind(filter.owner.map(|o| o.0))
-                    .bind(filter.level.map(Level::as_str))
-                    .bind(filter.language.as_deref())
-                    .bind(filter.language.as_ref().map(|l| format!("{l}-%")))
-                    .bind(filter.free)
-                    .bind(filter.tag.as_deref())
-                    .bind(words);
-                // The key's type must match its column even when absent.
-                let query = match (&filter.after, filter.sort) {
-                    (None, CatalogSort::Newest) => query.bind(None::<Timestamp>.map(ts)),
-                    (None, CatalogSort::Title) => query.bind(None::<String>),
-                    (None, _) => query.bind(None::<i64>),
-                    (Some(_), _) => query,
-                };
-                let query = match &filter.after {
-                    None => query.bind(None::<Uuid>),
-                    Some(CatalogAfter::Newest(t, id)) => query.bind(Some(ts(*t))).bind(Some(id.0)),
-                    Some(CatalogAfter::Title(t, id)) => query.bind(Some(t.clone())).bind(Some(id.0)),
-                    Some(CatalogAfter::Popular(n, id)) => query.bind(Some(*n)).bind(Some(id.0)),
-                    Some(CatalogAfter::Recent(id)) => query.bind(Some(0_i64)).bind(Some(id.0)),
+                let sql = format!("{} ORDER BY {order}", summary_select(&page));
+                let mut query = sqlx::query(&sql);
+                if let Some(status) = filter.status {
+                    query = query.bind(status.as_str());
+                }
+                if let Some(owner) = filter.owner {
+                    query = query.bind(owner.0);
+                }
+                if let Some(level) = filter.level {
+                    query = query.bind(level.as_str());
+                }
+                if let Some(language) = &filter.language {
+                    query = query.bind(language.clone()).bind(format!("{language}-%"));
+                }
+                if let Some(tag) = &filter.tag {
+                    query = query.bind(tag.clone());
+                }
+                if !filter.words.is_empty() {
+                    query = query.bind(text_query(&filter.words));
+                }
+                query = match &filter.after {
+                    None => query,
+                    Some(CatalogAfter::Newest(t, id)) => query.bind(ts(*t)).bind(id.0),
+                    Some(CatalogAfter::Title(t, id)) => query.bind(t.clone()).bind(id.0),
+                    Some(CatalogAfter::Popular(n, id)) => query.bind(*n).bind(id.0),
+                    Some(CatalogAfter::Recent(id)) => query.bind(id.0),
                 };
                 let rows = query
                     .bind(i64::from(filter.limit))
