@@ -68,8 +68,9 @@ struct Args {
     #[arg(long, default_value_t = 16)]
     pgbench_clients: usize,
 
-    /// RUST_LOG of the servers under test (info logs one line per request,
-    /// as a production server does)
+    /// RUST_LOG of lms-http: `info` logs one line per request, as a
+    /// production server does; `quiet` drops that line (it must keep
+    /// lms_http's info, whose `listening on` line the harness waits for)
     #[arg(long, default_value = "info")]
     server_log: String,
 

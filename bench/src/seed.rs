@@ -231,9 +231,8 @@ impl Db {
 /// `INSERT INTO table (columns) VALUES ($1, ...), ... ` for `rows` rows,
 /// with `mark` (`$` or `?`) before each parameter number.
 ///
-/// SQLite takes `$1` as a parameter *named* "$1" and finds names by a linear
-/// search, which makes a 30,000-parameter statement quadratic; `?1` is a
-/// plain index there. PostgreSQL only knows `$1`.
+/// SQLite reads `$1` as a parameter *named* "$1"; `?1` is its plain numbered
+/// form. PostgreSQL only knows `$1`.
 fn insert_sql(table: &Table, rows: usize, mark: char) -> String {
     let width = table.columns.len();
     let mut sql = format!(
@@ -258,8 +257,8 @@ fn insert_sql(table: &Table, rows: usize, mark: char) -> String {
     sql
 }
 
-/// Rows per statement: as many as the backend's parameter limit allows
-/// (SQLite 32,766, PostgreSQL 65,535), capped so one statement stays small.
+/// Rows per statement: as many as `max_params` parameters allow, capped so
+/// one statement stays small.
 fn rows_per_statement(table: &Table, max_params: usize) -> usize {
     (max_params / table.columns.len()).clamp(1, 4_000)
 }
@@ -307,7 +306,10 @@ async fn insert_sqlite(
     table: &Table,
 ) -> Result<(), sqlx::Error> {
     let width = table.columns.len();
-    let per = rows_per_statement(table, 32_766);
+    // sqlx looks each parameter's name up by index, and SQLite's lookup is
+    // linear in the statement's parameters: binding is quadratic in the
+    // statement size, so SQLite gets many small statements instead.
+    let per = rows_per_statement(table, 250);
     let full = insert_sql(table, per, '?');
     for chunk in table.values.chunks(per * width) {
         let rows = chunk.len() / width;
