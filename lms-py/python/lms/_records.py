@@ -223,7 +223,9 @@ class GrantRow(Record):
 
 class CourseProgress(Record):
     course_id: str
-    figures: Record
+    completed_lectures: int
+    total_lectures: int
+    percent: int
     completed_at: Optional[str]
     next_lecture_id: Optional[str]
     last_lecture_id: Optional[str]
