@@ -83,6 +83,9 @@ def create_app(school: Optional[lms.Lms] = None) -> FastAPI:
             )
         yield
 
+    # Handlers return lms records as they are and carry no return
+    # annotation: FastAPI then encodes them with jsonable_encoder, which reads
+    # a record as the mapping it is (exactly its to_dict()).
     app = FastAPI(title="lms on FastAPI", lifespan=lifespan)
     app.state.lms = school
 
@@ -107,14 +110,14 @@ def create_app(school: Optional[lms.Lms] = None) -> FastAPI:
         return request.client.host if request.client else None
 
     @app.post("/auth/register", status_code=201)
-    async def register(body: Registration, request: Request) -> Any:
+    async def register(body: Registration, request: Request):
         school = handle(request)
         # Throttle before the core hashes a password, as lms-http does.
         await school.throttle("register", client_ip(request), body.email)
         return await school.register(email=body.email, password=body.password, display_name=body.display_name)
 
     @app.post("/auth/login")
-    async def login(body: Credentials, request: Request) -> Any:
+    async def login(body: Credentials, request: Request):
         school = handle(request)
         await school.throttle("login", client_ip(request), body.email)
         return await school.login(email=body.email, password=body.password)
@@ -130,30 +133,30 @@ def create_app(school: Optional[lms.Lms] = None) -> FastAPI:
         sort: Optional[str] = None,
         cursor: Optional[str] = None,
         limit: Optional[int] = None,
-    ) -> Any:
+    ):
         query = dict(q=q, level=level, language=language, price=price, tag=tag, sort=sort, cursor=cursor, limit=limit)
         return await handle(request).catalog(**{k: v for k, v in query.items() if v is not None})
 
     @app.get("/courses/{course}")
-    async def course_detail(course: str, request: Request, who: lms.Actor = Depends(actor)) -> Any:
+    async def course_detail(course: str, request: Request, who: lms.Actor = Depends(actor)):
         return await handle(request).course_detail(who, course)
 
     @app.post("/courses/{course_id}/enroll")
-    async def enroll(course_id: str, request: Request, who: lms.Actor = Depends(actor)) -> Any:
+    async def enroll(course_id: str, request: Request, who: lms.Actor = Depends(actor)):
         return await handle(request).enroll(who, course_id)
 
     @app.get("/courses/{course_id}/progress")
-    async def course_progress(course_id: str, request: Request, who: lms.Actor = Depends(actor)) -> Any:
+    async def course_progress(course_id: str, request: Request, who: lms.Actor = Depends(actor)):
         return await handle(request).course_progress(who, course_id)
 
     @app.post("/lectures/{lecture_id}/progress")
     async def update_progress(
         lecture_id: str, body: Progress, request: Request, who: lms.Actor = Depends(actor)
-    ) -> Any:
+    ):
         return await handle(request).update_progress(who, lecture_id, **body.model_dump(exclude_none=True))
 
     @app.get("/me/enrollments")
-    async def my_enrollments(request: Request, who: lms.Actor = Depends(actor)) -> Any:
+    async def my_enrollments(request: Request, who: lms.Actor = Depends(actor)):
         # A list is an object, as over lms-http, so it can grow members.
         items = await handle(request).my_enrollments(who)
         return {"items": [item.to_dict() for item in items]}
