@@ -402,7 +402,7 @@ impl PyLms {
         user_id: String,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (lms, actor) = (self.lms.clone(), actor.get().0);
-        run(py, "none", async move {
+        run(py, "int", async move {
             lms.revoke_sessions(&actor, UserId::parse("user_id", &user_id)?)
                 .await
         })
@@ -977,8 +977,8 @@ impl PyLms {
 
 /// Runs a core operation as an awaitable on the host's loop. The result is
 /// serialized off the GIL; only wrapping it in `lms._records` takes it.
-/// `kind` names the record class (`"none"` for operations without a value;
-/// a list result wraps each element).
+/// `kind` names the record class (a list result wraps each element), or is
+/// `"none"` for operations without a value and `"int"` for a count.
 fn run<'py, T, F>(py: Python<'py>, kind: &'static str, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     T: Serialize + Send + 'static,
@@ -988,15 +988,15 @@ where
         let value = fut.await.map_err(to_py_err)?;
         let json = serde_json::to_value(&value).map_err(|e| to_py_err(Error::internal(e)))?;
         Python::attach(|py| -> PyResult<Py<PyAny>> {
-            if kind == "none" && !json.is_number() {
-                return Ok(py.None());
+            match kind {
+                "none" => Ok(py.None()),
+                "int" => Ok(value_to_py(py, &json)?.unbind()),
+                _ => {
+                    static WRAP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+                    let wrap = WRAP.import(py, "lms._records", "_wrap")?;
+                    Ok(wrap.call1((kind, value_to_py(py, &json)?))?.unbind())
+                }
             }
-            if json.is_number() {
-                return Ok(value_to_py(py, &json)?.unbind());
-            }
-            static WRAP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-            let wrap = WRAP.import(py, "lms._records", "_wrap")?;
-            Ok(wrap.call1((kind, value_to_py(py, &json)?))?.unbind())
         })
     })
 }

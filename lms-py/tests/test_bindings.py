@@ -206,3 +206,35 @@ def test_records_are_read_only_views_whose_dicts_are_fresh_copies() -> None:
     with pytest.raises(AttributeError):
         record.id = "other"  # type: ignore[misc]
     assert repr(record).startswith("Course(")
+
+
+async def test_operator_calls_through_the_system_actor(school: lms.Lms, world: World) -> None:
+    system = lms.Actor.system()
+    student_id = world.student.user_id
+    assert student_id is not None
+    promoted = await school.set_role(system, student_id, "instructor")
+    assert isinstance(promoted, lms.User) and promoted.role == "instructor"
+    # The role change ended nothing, so one session is still open.
+    assert await school.revoke_sessions(system, student_id) == 1
+    with pytest.raises(lms.Unauthenticated):
+        await school.authenticate(world.student_token)
+
+    listed = await school.list_users(system, role="instructor")
+    assert student_id in [u.id for u in listed] and all(isinstance(u, lms.User) for u in listed)
+    found = await school.find_user(system, promoted.email)
+    assert found == promoted
+
+    stats = await school.stats(system)
+    assert isinstance(stats, lms.Stats)
+    events = await school.events(system, event_type="user.role_changed")
+    assert [e.to_dict()["user_id"] for e in events] == [student_id]
+
+    exported = await school.export_course(system, world.course.slug)
+    assert exported.format == "lms.course/1"
+    outcome = await school.import_course(system, exported)
+    assert isinstance(outcome, lms.ImportOutcome)
+    again = await school.export_course(system, world.course.slug)
+    assert again == exported
+
+    with pytest.raises(lms.Forbidden):
+        await school.stats(world.instructor)
