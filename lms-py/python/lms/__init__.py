@@ -1,0 +1,82 @@
+"""lms: the course-platform core for asyncio hosts (FastAPI, Starlette...).
+
+    import lms
+
+    school = await lms.Lms.open("sqlite://./lms-data/lms.db", jwt_secret=SECRET)
+    session = await school.register(email=..., password=..., display_name=...)
+    actor = await school.authenticate(session.access_token)
+    page = await school.catalog(q="rust")
+    return page.to_dict()          # the HTTP API's JSON
+
+Every method is a coroutine on the running loop; the work runs in Rust
+without the GIL. Errors are ``LmsError`` subclasses carrying ``code``,
+``message`` and ``fields``.
+"""
+
+from ._errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    LmsError,
+    NotFound,
+    PaymentError,
+    ProviderError,
+    RateLimited,
+    Unauthenticated,
+)
+from ._lms import Actor, Lms, __version__
+from ._records import (
+    AccessToken,
+    AuthSession,
+    CatalogPage,
+    Course,
+    CourseDetail,
+    CourseExport,
+    CourseProgress,
+    Enrollee,
+    Enrollment,
+    Event,
+    GrantRow,
+    ImportOutcome,
+    LearnerEnrollment,
+    Lecture,
+    LectureView,
+    Record,
+    Section,
+    Stats,
+    User,
+)
+
+__all__ = [
+    "__version__",
+    "Lms",
+    "Actor",
+    "LmsError",
+    "InvalidInput",
+    "Unauthenticated",
+    "Forbidden",
+    "NotFound",
+    "Conflict",
+    "RateLimited",
+    "PaymentError",
+    "ProviderError",
+    "Record",
+    "User",
+    "AuthSession",
+    "AccessToken",
+    "Course",
+    "CourseDetail",
+    "CatalogPage",
+    "Section",
+    "Lecture",
+    "LectureView",
+    "Enrollment",
+    "LearnerEnrollment",
+    "Enrollee",
+    "GrantRow",
+    "CourseProgress",
+    "CourseExport",
+    "ImportOutcome",
+    "Event",
+    "Stats",
+]

@@ -1,0 +1,259 @@
+"""Results of lms operations: read-only records over the JSON the core
+serializes, so their shapes are exactly the HTTP API's.
+
+A record gives attribute access (nested objects are records too, lists are
+lists), ``record["field"]`` and ``keys()`` (so ``dict(record)`` and
+FastAPI's encoder work), and ``to_dict()``: a fresh JSON-ready dict equal to
+the HTTP answer's body. Ids and times are the strings the API sends (UUIDs,
+RFC 3339 UTC). The subclasses only name the shapes; attributes they do not
+annotate are still there (see the HTTP API's OpenAPI document for all).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, Iterator, KeysView, List, Mapping, Optional, Type, Union
+
+__all__ = [
+    "Record",
+    "User",
+    "AuthSession",
+    "AccessToken",
+    "Course",
+    "CourseDetail",
+    "CatalogPage",
+    "Section",
+    "Lecture",
+    "LectureView",
+    "Enrollment",
+    "LearnerEnrollment",
+    "Enrollee",
+    "GrantRow",
+    "CourseProgress",
+    "CourseExport",
+    "ImportOutcome",
+    "Event",
+    "Stats",
+]
+
+
+def _view(value: Any) -> Any:
+    """Nested JSON as records and lists of them; scalars as they are."""
+    if isinstance(value, dict):
+        return Record(value)
+    if isinstance(value, list):
+        return [_view(item) for item in value]
+    return value
+
+
+class Record:
+    """A read-only JSON object with attribute access."""
+
+    __slots__ = ("_data",)
+    _data: Dict[str, Any]
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_data", dict(data))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return _view(self._data[name])
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} has no field {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def keys(self) -> KeysView[str]:
+        return self._data.keys()
+
+    def to_dict(self) -> Dict[str, Any]:
+        """A fresh JSON-ready dict: what the HTTP API answers."""
+        return copy.deepcopy(self._data)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Record):
+            return self._data == other._data
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._data!r})"
+
+    def __dir__(self) -> List[str]:
+        return sorted(set(super().__dir__()) | set(self._data))
+
+
+class User(Record):
+    """An account as its owner and admins see it."""
+
+    id: str
+    email: str
+    display_name: str
+    bio: Optional[str]
+    avatar_key: Optional[str]
+    role: str
+    disabled: bool
+    created_at: str
+    updated_at: str
+
+
+def _masked(record: Record) -> str:
+    """A repr without the tokens, so a logged result leaks no credential."""
+    shown = {k: ("***" if k.endswith("_token") else v) for k, v in record.to_dict().items()}
+    return f"{type(record).__name__}({shown!r})"
+
+
+class AuthSession(Record):
+    """What register, login and refresh answer (the repr hides the tokens)."""
+
+    __repr__ = _masked
+
+    user: Record
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+
+
+class AccessToken(Record):
+    """A new access token for the current session (the repr hides it)."""
+
+    __repr__ = _masked
+
+    access_token: str
+    token_type: str
+    expires_in: int
+
+
+class Course(Record):
+    """A course's own fields."""
+
+    id: str
+    slug: str
+    title: str
+    subtitle: str
+    description: str
+    level: str
+    language: str
+    tags: List[str]
+    price: Record
+    owner_id: str
+    status: str
+    enrollment_count: int
+    created_at: str
+    updated_at: str
+    published_at: Optional[str]
+
+
+class CourseDetail(Record):
+    """A course with its instructor, figures and outline (``sections``)."""
+
+    sections: List[Record]
+
+
+class CatalogPage(Record):
+    """One page of courses and the cursor of the next (None at the end)."""
+
+    items: List[Record]
+    next_cursor: Optional[str]
+
+
+class Section(Record):
+    id: str
+    course_id: str
+    title: str
+    position: int
+
+
+class Lecture(Record):
+    id: str
+    course_id: str
+    section_id: str
+    title: str
+    kind: str
+    body: str
+    duration_secs: int
+    free_preview: bool
+    position: int
+
+
+class LectureView(Record):
+    """A lecture with its content and its neighbours."""
+
+
+class Enrollment(Record):
+    id: str
+    course_id: str
+    user_id: str
+    source: str
+    status: str
+    expires_at: Optional[str]
+    completed_at: Optional[str]
+
+
+class LearnerEnrollment(Record):
+    """An enrollment of the caller with its course and figures."""
+
+    enrollment: Record
+    course: Record
+    progress: Record
+
+
+class Enrollee(Record):
+    """A learner of a course, as its owner sees them."""
+
+
+class GrantRow(Record):
+    """The result of a bulk grant for one address."""
+
+
+class CourseProgress(Record):
+    course_id: str
+    completed_lectures: int
+    total_lectures: int
+    percent: int
+    completed_at: Optional[str]
+    next_lecture_id: Optional[str]
+    last_lecture_id: Optional[str]
+    lectures: List[Record]
+
+
+class CourseExport(Record):
+    """A course as one ``lms.course/1`` document; ``import_course`` takes it."""
+
+
+class ImportOutcome(Record):
+    """What an import created or changed."""
+
+
+class Event(Record):
+    """A row of the append-only event log."""
+
+
+class Stats(Record):
+    """Counts for operators."""
+
+
+_KINDS: Dict[str, Type[Record]] = {name: globals()[name] for name in __all__}
+
+
+def _wrap(kind: str, data: Union[Dict[str, Any], List[Dict[str, Any]]]) -> Any:
+    """Called by the native module with a result's JSON and its type name."""
+    cls = _KINDS.get(kind, Record)
+    if isinstance(data, list):
+        return [cls(item) for item in data]
+    return cls(data)
