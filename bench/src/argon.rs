@@ -37,8 +37,9 @@ pub fn verify(password: &str, stored: &str) -> bool {
         .is_ok_and(|hash| argon2().verify_password(password.as_bytes(), &hash).is_ok())
 }
 
-/// The median time of one hash over `runs` runs (after one untimed run that
-/// pays for first-touch page faults), on this thread.
+/// The time of one hash: the median of `runs` (after one untimed run that
+/// pays for first-touch page faults), on this thread. The median, not the
+/// fastest: the login scenario shares the machine with the same neighbours.
 pub fn time_one_hash(runs: usize) -> Duration {
     let hasher = argon2();
     let _ = hasher.hash_password(b"warm up the allocator");

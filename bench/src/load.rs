@@ -52,7 +52,8 @@ impl std::fmt::Debug for LoadSpec {
     }
 }
 
-/// What a run measured. Only requests sent inside the measured window count.
+/// What a run measured. Only answers that arrive inside the measured window
+/// count.
 #[derive(Debug, Clone)]
 pub struct LoadResult {
     /// Answers with a 2xx status.
@@ -148,7 +149,6 @@ async fn drive(spec: LoadSpec, index: usize, measure_from: Instant, end: Instant
         let request = (spec.make)(index, seq);
         seq += 1;
         let started = Instant::now();
-        let counted = started >= measure_from;
         let outcome = async {
             current
                 .ready()
@@ -168,9 +168,14 @@ async fn drive(spec: LoadSpec, index: usize, measure_from: Instant, end: Instant
         }
         .await;
         let elapsed = started.elapsed();
+        // Counted by when the answer came: a request slower than the
+        // warm-up still counts once it lands inside the window, as it
+        // would for a client.
+        let finished = started + elapsed;
+        let counted = finished >= measure_from && finished <= end;
         match outcome {
             Ok(status) if status.is_success() => {
-                if counted && Instant::now() <= end {
+                if counted {
                     stats.ok += 1;
                     let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
                     stats.latency_us.saturating_record(us.max(1));

@@ -461,7 +461,13 @@ pub async fn ensure(
     if reseed {
         wipe(target).await?;
     }
-    migrate(target).await?;
+    if let Err(e) = migrate(target).await {
+        // Most often a store migrated by another build of lms-core (its
+        // migration history is not this build's): a cache, so start over.
+        say(&format!("{e}; dropping the store and seeding it again"));
+        wipe(target).await?;
+        migrate(target).await?;
+    }
     let db = Db::connect(target).await?;
     let counts = db.counts().await?;
     if counts.match_scale(scale) {
