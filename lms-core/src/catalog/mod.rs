@@ -406,10 +406,19 @@ impl Lms {
     /// The course, if `actor` may change it: `not_found` when they may not
     /// even see it, `forbidden` when they see it but do not own it.
     pub(crate) async fn managed_course(&self, actor: &Actor, id: CourseId) -> Result<Course> {
+        self.managed_course_by(actor, &id.to_string()).await
+    }
+
+    /// [`Lms::managed_course`] by id or slug.
+    pub(crate) async fn managed_course_by(
+        &self,
+        actor: &Actor,
+        id_or_slug: &str,
+    ) -> Result<Course> {
         if matches!(actor, Actor::Anonymous) {
             return Err(Error::unauthenticated("sign in first"));
         }
-        let course = self.visible_course(actor, &id.to_string()).await?.course;
+        let course = self.visible_course(actor, id_or_slug).await?.course;
         if manages(actor, &course) {
             Ok(course)
         } else {

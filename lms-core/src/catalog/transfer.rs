@@ -111,8 +111,7 @@ impl Lms {
     /// The course `id_or_slug` names, with its whole tree: the owner,
     /// admins and the operator.
     pub async fn export_course(&self, actor: &Actor, id_or_slug: &str) -> Result<CourseExport> {
-        let summary = self.visible_course(actor, id_or_slug).await?;
-        let course = self.managed_course(actor, summary.course.id).await?;
+        let course = self.managed_course_by(actor, id_or_slug).await?;
         let outline = self.store().outline(course.id).await?;
         let mut lectures = self.store().course_lectures(course.id).await?.into_iter();
         let owner = self
