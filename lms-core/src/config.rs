@@ -50,6 +50,48 @@ pub struct Config {
     /// Register and login attempts a minute on one e-mail address
     /// (`LMS_AUTH_ACCOUNT_RATE_PER_MINUTE`, 10; 0 turns the limit off).
     pub auth_account_rate_per_minute: u32,
+    /// Embedded data (`LMS_DATA_DIR`, `./lms-data`): local media storage
+    /// keeps its files under `media/` there.
+    pub data_dir: String,
+    /// External base URL of the HTTP server (`LMS_PUBLIC_URL`,
+    /// `http://127.0.0.1:8080`): local storage's signed links start with it.
+    pub public_url: String,
+    /// Lifetime of an upload ticket in seconds (900; at most 7 days, S3's
+    /// limit for presigned URLs).
+    pub upload_url_ttl_secs: u64,
+    /// Lifetime of a presigned download link or playback token, in seconds
+    /// (6 hours, so a long lecture plays to its end).
+    pub media_url_ttl_secs: u64,
+    /// S3 or R2 bucket (`LMS_S3_BUCKET`); unset means local storage.
+    pub s3_bucket: Option<String>,
+    /// Bucket region (`LMS_S3_REGION`, `us-east-1`; `auto` for R2).
+    pub s3_region: String,
+    /// Custom endpoint (`LMS_S3_ENDPOINT`), for R2, MinIO or a local server.
+    pub s3_endpoint: Option<String>,
+    /// Path-style addressing (`LMS_S3_FORCE_PATH_STYLE`), for servers that
+    /// do not route virtual hosts.
+    pub s3_force_path_style: bool,
+    /// Access key id (`LMS_S3_ACCESS_KEY_ID`).
+    pub s3_access_key_id: Option<String>,
+    /// Secret access key (`LMS_S3_SECRET_ACCESS_KEY`).
+    pub s3_secret_access_key: Secret,
+    /// Public base URL of the bucket's public images (`LMS_S3_PUBLIC_BASE_URL`),
+    /// e.g. a CDN or an R2 public domain.
+    pub s3_public_base_url: Option<String>,
+    /// Mux API token id (`LMS_MUX_TOKEN_ID`); unset means videos play from
+    /// the source file.
+    pub mux_token_id: Option<String>,
+    /// Mux API token secret (`LMS_MUX_TOKEN_SECRET`).
+    pub mux_token_secret: Secret,
+    /// Mux signing key id (`LMS_MUX_SIGNING_KEY_ID`), the `kid` of playback tokens.
+    pub mux_signing_key_id: Option<String>,
+    /// Mux signing private key as Mux gives it: a base64-encoded PEM
+    /// (`LMS_MUX_SIGNING_PRIVATE_KEY`).
+    pub mux_signing_private_key: Secret,
+    /// Secret of the Mux webhook endpoint (`LMS_MUX_WEBHOOK_SECRET`).
+    pub mux_webhook_secret: Secret,
+    /// Mux API base URL (`LMS_MUX_API_URL`, `https://api.mux.com`).
+    pub mux_api_url: String,
 }
 
 impl Default for Config {
@@ -70,6 +112,23 @@ impl Default for Config {
             hash_concurrency: 0,
             auth_rate_per_minute: 60,
             auth_account_rate_per_minute: 10,
+            data_dir: "./lms-data".to_owned(),
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            upload_url_ttl_secs: 15 * 60,
+            media_url_ttl_secs: 6 * 3600,
+            s3_bucket: None,
+            s3_region: "us-east-1".to_owned(),
+            s3_endpoint: None,
+            s3_force_path_style: false,
+            s3_access_key_id: None,
+            s3_secret_access_key: Secret::default(),
+            s3_public_base_url: None,
+            mux_token_id: None,
+            mux_token_secret: Secret::default(),
+            mux_signing_key_id: None,
+            mux_signing_private_key: Secret::default(),
+            mux_webhook_secret: Secret::default(),
+            mux_api_url: "https://api.mux.com".to_owned(),
         }
     }
 }
@@ -83,6 +142,9 @@ impl Config {
     pub const MAX_RATE_PER_MINUTE: u32 = 1_000_000;
     /// Shortest accepted signing secret, in bytes.
     pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+    /// Longest presigned URL S3 accepts: 7 days.
+    pub const MAX_PRESIGN_SECS: u64 = 7 * 24 * 3600;
 
     /// The default configuration with the given signing secret.
     pub fn with_jwt_secret(secret: impl Into<Secret>) -> Self {
@@ -161,6 +223,52 @@ impl Config {
         }
         if self.auth_account_rate_per_minute > Self::MAX_RATE_PER_MINUTE {
             bad("auth_account_rate_per_minute", "must be at most 1000000");
+        }
+        if !(60..=Self::MAX_PRESIGN_SECS).contains(&self.upload_url_ttl_secs) {
+            bad("upload_url_ttl_secs", "must be between 60 and 604800");
+        }
+        if !(60..=Self::MAX_PRESIGN_SECS).contains(&self.media_url_ttl_secs) {
+            bad("media_url_ttl_secs", "must be between 60 and 604800");
+        }
+        for (field, url) in [
+            ("public_url", Some(&self.public_url)),
+            ("mux_api_url", Some(&self.mux_api_url)),
+            ("s3_endpoint", self.s3_endpoint.as_ref()),
+            ("s3_public_base_url", self.s3_public_base_url.as_ref()),
+        ] {
+            if let Some(url) = url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                bad(field, "must be an http:// or https:// URL");
+            }
+        }
+        if self.s3_bucket.is_some() {
+            if self.s3_region.trim().is_empty() {
+                bad("s3_region", "must not be empty when s3_bucket is set");
+            }
+            if self.s3_access_key_id.is_none() {
+                bad("s3_access_key_id", "is required when s3_bucket is set");
+            }
+            if self.s3_secret_access_key.is_empty() {
+                bad("s3_secret_access_key", "is required when s3_bucket is set");
+            }
+        }
+        if self.mux_token_id.is_some() {
+            if self.mux_token_secret.is_empty() {
+                bad("mux_token_secret", "is required when mux_token_id is set");
+            }
+            if self.mux_signing_key_id.is_none() {
+                bad("mux_signing_key_id", "is required when mux_token_id is set");
+            }
+            if self.mux_signing_private_key.is_empty() {
+                bad(
+                    "mux_signing_private_key",
+                    "is required when mux_token_id is set",
+                );
+            }
+            if self.mux_webhook_secret.is_empty() {
+                bad("mux_webhook_secret", "is required when mux_token_id is set");
+            }
         }
         if let Some(schema) = &self.database_schema
             && !valid_schema_name(schema)

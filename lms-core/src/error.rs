@@ -135,6 +135,12 @@ impl Error {
         Self::new(ErrorKind::Conflict, message)
     }
 
+    /// `provider`: an external service failed or answered unexpectedly.
+    /// The message names the service and what went wrong, never a secret.
+    pub fn provider(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Provider, message)
+    }
+
     /// `rate_limited`, retry after `wait`.
     pub fn rate_limited(message: impl Into<String>, wait: Duration) -> Self {
         let mut err = Self::new(ErrorKind::RateLimited, message);

@@ -89,6 +89,18 @@ pub mod kinds {
     pub const PROGRESS_RESET: &str = "progress.reset";
     /// A learner completed the last lecture of a course (set once).
     pub const COURSE_COMPLETED: &str = "course.completed";
+    /// An upload ticket was issued (payload: purpose, lecture, type, size).
+    pub const ASSET_UPLOAD_STARTED: &str = "asset.upload_started";
+    /// An upload was confirmed in storage and attached to its target.
+    pub const ASSET_STORED: &str = "asset.stored";
+    /// A lecture video was handed to the video provider.
+    pub const ASSET_VIDEO_PROCESSING: &str = "asset.video_processing";
+    /// The video provider made a lecture video playable.
+    pub const ASSET_VIDEO_READY: &str = "asset.video_ready";
+    /// The video provider could not process a lecture video.
+    pub const ASSET_VIDEO_ERRORED: &str = "asset.video_errored";
+    /// The video was deleted at the provider.
+    pub const ASSET_VIDEO_DELETED: &str = "asset.video_deleted";
 }
 
 /// One row of the log.

@@ -38,6 +38,9 @@
 //! - [`catalog`]: courses, their sections and lectures, the catalog.
 //! - [`enrollment`]: who may open a course's lectures.
 //! - [`progress`]: completed lectures, resume positions, course figures.
+//! - [`media`]: presigned uploads to object storage (local or S3), signed
+//!   playback (Mux) and lecture files.
+//! - [`signing`]: HMAC helpers and the `t=,v1=` webhook signature scheme.
 //! - [`events`]: the append-only event log.
 //! - [`store`]: the store traits, SQLite and PostgreSQL, migrations and the
 //!   public conformance suite.
@@ -51,7 +54,9 @@ pub mod domain;
 pub mod enrollment;
 pub mod error;
 pub mod events;
+pub mod media;
 pub mod progress;
+pub mod signing;
 pub mod store;
 
 use std::fmt;
@@ -69,10 +74,16 @@ pub use catalog::{
 };
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::Config;
-pub use domain::{CourseId, EnrollmentId, LectureId, Role, Secret, SectionId, SessionId, UserId};
+pub use domain::{
+    AssetId, CourseId, EnrollmentId, LectureId, Role, Secret, SectionId, SessionId, UserId,
+};
 pub use enrollment::{Enrollee, Enrollment, GrantInput, GrantRow, LearnerEnrollment};
 pub use error::{Error, ErrorKind, FieldError, Result};
 pub use events::{Event, EventQuery};
+pub use media::{
+    Asset, Attachment, LocalStorage, ObjectStorage, Playback, S3Storage, UploadInput,
+    UploadPurpose, UploadTicket, WebhookReceipt,
+};
 pub use progress::{CourseProgress, ProgressUpdate};
 pub use store::{Stats, Store, User, UserQuery};
 
@@ -90,6 +101,12 @@ struct Inner {
     clock: Arc<dyn Clock>,
     hasher: Hasher,
     keys: TokenKeys,
+    /// Where files go.
+    storage: Arc<dyn media::ObjectStorage>,
+    /// The same storage when it is local, for the HTTP face to serve.
+    local: Option<media::LocalStorage>,
+    /// Mux, when configured.
+    mux: Option<media::Mux>,
     /// Rate-limit hits seen by this handle, to prune drained buckets now
     /// and then (see `accounts::throttle`).
     throttle_hits: std::sync::atomic::AtomicU64,
@@ -141,6 +158,8 @@ pub struct LmsBuilder {
     config: Config,
     store: Option<Arc<dyn Store>>,
     clock: Option<Arc<dyn Clock>>,
+    storage: Option<Arc<dyn media::ObjectStorage>>,
+    http: Option<reqwest::Client>,
 }
 
 impl LmsBuilder {
@@ -150,6 +169,8 @@ impl LmsBuilder {
             config,
             store: None,
             clock: None,
+            storage: None,
+            http: None,
         }
     }
 
@@ -165,6 +186,19 @@ impl LmsBuilder {
         self
     }
 
+    /// The object storage. When not set: S3 when the configuration names a
+    /// bucket, else local storage under `<data_dir>/media`.
+    pub fn storage(mut self, storage: Arc<dyn media::ObjectStorage>) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// The HTTP client for provider calls (a default one when not set).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
     /// Checks the configuration and builds the handle.
     pub fn build(self) -> Result<Lms> {
         self.config.validate()?;
@@ -174,6 +208,30 @@ impl LmsBuilder {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let hasher = Hasher::new(&self.config)?;
         let keys = TokenKeys::new(&self.config);
+        let http = match self.http {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .build()
+                .map_err(Error::internal)?,
+        };
+        let (storage, local): (Arc<dyn media::ObjectStorage>, _) = match self.storage {
+            Some(storage) => (storage, None),
+            None if self.config.s3_bucket.is_some() => (
+                Arc::new(media::S3Storage::from_config(&self.config, http.clone())?),
+                None,
+            ),
+            None => {
+                let local = media::LocalStorage::new(
+                    std::path::Path::new(&self.config.data_dir).join("media"),
+                    &self.config.public_url,
+                    &self.config.jwt_secret,
+                );
+                (Arc::new(local.clone()), Some(local))
+            }
+        };
+        let mux = media::Mux::from_config(&self.config, http)?;
         Ok(Lms {
             inner: Arc::new(Inner {
                 config: self.config,
@@ -181,6 +239,9 @@ impl LmsBuilder {
                 clock,
                 hasher,
                 keys,
+                storage,
+                local,
+                mux,
                 throttle_hits: std::sync::atomic::AtomicU64::new(0),
             }),
         })

@@ -87,6 +87,11 @@ typed_id!(
     EnrollmentId,
     "enrollment"
 );
+typed_id!(
+    /// Identifies an uploaded file (an asset), from its upload ticket on.
+    AssetId,
+    "upload"
+);
 
 #[cfg(test)]
 mod tests {

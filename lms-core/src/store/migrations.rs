@@ -35,6 +35,7 @@ pub(crate) static SQLITE: Embedded = &[
         "catalog indexes",
         include_str!("migrations/sqlite/0004_catalog_indexes.sql"),
     ),
+    (5, "media", include_str!("migrations/sqlite/0005_media.sql")),
 ];
 
 pub(crate) static POSTGRES: Embedded = &[
@@ -57,6 +58,11 @@ pub(crate) static POSTGRES: Embedded = &[
         4,
         "catalog indexes",
         include_str!("migrations/postgres/0004_catalog_indexes.sql"),
+    ),
+    (
+        5,
+        "media",
+        include_str!("migrations/postgres/0005_media.sql"),
     ),
 ];
 

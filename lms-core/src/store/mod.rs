@@ -24,6 +24,7 @@ use crate::events::{Event, EventQuery};
 pub mod conformance;
 pub mod courses;
 pub mod enrollment;
+pub mod media;
 mod migrations;
 mod postgres;
 mod sql;
@@ -31,6 +32,7 @@ mod sqlite;
 
 pub use courses::CourseStore;
 pub use enrollment::EnrollmentStore;
+pub use media::MediaStore;
 pub use migrations::MigrationStatus;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -474,7 +476,9 @@ pub trait EventStore: Send + Sync {
 
 /// Everything the core needs from a store.
 #[async_trait]
-pub trait Store: AccountStore + EventStore + CourseStore + EnrollmentStore + Debug {
+pub trait Store:
+    AccountStore + EventStore + CourseStore + EnrollmentStore + MediaStore + Debug
+{
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
 
