@@ -28,8 +28,11 @@ on_both_stores!(
 fn with(t: &TestApp, tune: impl FnOnce(&mut Config), http: HttpConfig) -> TestApp {
     let mut config = Config::with_jwt_secret(SECRET);
     tune(&mut config);
+    // A still clock: the Retry-After figures below must not depend on how
+    // long the hashing between two attempts took on a loaded machine.
     let lms = Lms::builder(config)
         .store(t.lms.store().clone())
+        .clock(std::sync::Arc::new(lms_core::ManualClock::starting_now()))
         .build()
         .unwrap();
     TestApp {
