@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::{BodyExt as _, Either, Full};
 use hyper::body::{Body, Bytes};
 use ipnet::IpNet;
 use lms_core::Lms;
@@ -24,6 +24,7 @@ use crate::body::BoxError;
 use crate::client;
 use crate::cors::Cors;
 use crate::etag;
+use crate::files::{self, ResponseBody};
 use crate::handlers::{Ctx, Reply};
 use crate::headers::{self, REQUEST_ID};
 use crate::metrics::Metrics;
@@ -161,7 +162,7 @@ impl App {
 
     /// Answers one request. Never fails: every error, a panic included,
     /// becomes a problem response carrying the request id.
-    pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<ResponseBody>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
@@ -175,7 +176,7 @@ impl App {
         &self,
         request: Request<B>,
         peer: Option<SocketAddr>,
-    ) -> Response<Full<Bytes>>
+    ) -> Response<ResponseBody>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
@@ -235,7 +236,7 @@ impl App {
         client: Option<std::net::IpAddr>,
         request_id: &str,
         origin: Option<&HeaderValue>,
-    ) -> (&'static str, Response<Full<Bytes>>)
+    ) -> (&'static str, Response<ResponseBody>)
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
@@ -244,14 +245,23 @@ impl App {
         let (entry, params) = match self.inner.routes.find(&parts.method, parts.uri.path()) {
             Lookup::Found { entry, params } if self.serves(entry.route) => (entry, params),
             Lookup::Found { .. } | Lookup::NotFound => {
-                return ("(no route)", Problem::no_route().into_response(request_id));
+                return (
+                    "(no route)",
+                    boxed(Problem::no_route().into_response(request_id)),
+                );
             }
             Lookup::MethodNotAllowed(allow) => {
                 let problem = Problem::method_not_allowed(allow);
-                return ("(method not allowed)", problem.into_response(request_id));
+                return (
+                    "(method not allowed)",
+                    boxed(problem.into_response(request_id)),
+                );
             }
             Lookup::Options(allow) => {
-                return ("(options)", self.options(&parts.headers, &allow, origin));
+                return (
+                    "(options)",
+                    boxed(self.options(&parts.headers, &allow, origin)),
+                );
             }
         };
         let if_none_match = parts
@@ -263,14 +273,19 @@ impl App {
         let ctx = Ctx::new(self, parts, body, params, client);
         // Boxed as `dyn Send` here, where the lifetimes are concrete: left
         // generic, the compiler cannot prove the connection future `Send`.
-        let handler: BoxFuture<'_, Result<Reply, Problem>> =
-            Box::pin(routes::dispatch(entry.route, ctx));
+        let handler: BoxFuture<'_, Result<Response<ResponseBody>, Problem>> = match entry.route {
+            Route::UploadFile | Route::DownloadFile => Box::pin(files::serve(entry.route, ctx)),
+            route => Box::pin(async move {
+                let reply = routes::dispatch(route, ctx).await?;
+                Ok(boxed(render(reply, if_none_match.as_deref())))
+            }),
+        };
         let response = match CatchUnwind(handler).await {
-            Ok(Ok(reply)) => render(reply, if_none_match.as_deref()),
-            Ok(Err(problem)) => problem.into_response(request_id),
-            Err(panic) => {
-                Problem::internal(format!("handler panicked: {panic}")).into_response(request_id)
-            }
+            Ok(Ok(response)) => response,
+            Ok(Err(problem)) => boxed(problem.into_response(request_id)),
+            Err(panic) => boxed(
+                Problem::internal(format!("handler panicked: {panic}")).into_response(request_id),
+            ),
         };
         (entry.pattern, response)
     }
@@ -298,8 +313,13 @@ impl App {
     }
 }
 
+/// An answer held in memory as the body type every answer has.
+fn boxed(response: Response<Full<Bytes>>) -> Response<ResponseBody> {
+    response.map(Either::Left)
+}
+
 /// A `HEAD` answer: the `GET` answer's headers, its length, no body.
-fn without_body(response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+fn without_body(response: Response<ResponseBody>) -> Response<ResponseBody> {
     let (mut parts, body) = response.into_parts();
     let length = hyper::body::Body::size_hint(&body).exact().unwrap_or(0);
     if !parts.headers.contains_key(CONTENT_LENGTH) && length > 0 {
@@ -307,7 +327,7 @@ fn without_body(response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
             .headers
             .insert(CONTENT_LENGTH, HeaderValue::from(length));
     }
-    Response::from_parts(parts, Full::new(Bytes::new()))
+    Response::from_parts(parts, Either::Left(Full::new(Bytes::new())))
 }
 
 /// A successful reply as a response, with its `ETag` and 304 when asked.

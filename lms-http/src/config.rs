@@ -6,6 +6,7 @@
 //! `./lms-data/lms.db`, a signing secret generated into the same folder on
 //! first start, listening on 127.0.0.1:8080.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -175,6 +176,138 @@ pub struct Settings {
     /// Log one JSON object per line instead of text
     #[arg(long, env = "LMS_LOG_JSON")]
     pub log_json: bool,
+
+    #[command(flatten)]
+    pub media: MediaSettings,
+}
+
+/// Where uploaded files go and how videos play: local storage in the data
+/// folder unless an S3 bucket is named; Mux when its token is given.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Media")]
+pub struct MediaSettings {
+    /// Seconds an upload ticket stays valid (at most 7 days)
+    #[arg(
+        long,
+        env = "LMS_UPLOAD_URL_TTL_SECS",
+        value_name = "SECS",
+        default_value_t = Config::default().upload_url_ttl_secs
+    )]
+    pub upload_url_ttl_secs: u64,
+
+    /// Seconds a download link or playback token stays valid (at most 7 days)
+    #[arg(
+        long,
+        env = "LMS_MEDIA_URL_TTL_SECS",
+        value_name = "SECS",
+        default_value_t = Config::default().media_url_ttl_secs
+    )]
+    pub media_url_ttl_secs: u64,
+
+    /// S3 or R2 bucket for uploads [default: local storage in the data folder]
+    #[arg(long, env = "LMS_S3_BUCKET", value_name = "BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// Bucket region (`auto` for R2)
+    #[arg(
+        long,
+        env = "LMS_S3_REGION",
+        value_name = "REGION",
+        default_value = "us-east-1"
+    )]
+    pub s3_region: String,
+
+    /// Custom S3 endpoint (R2, MinIO, a local server)
+    #[arg(long, env = "LMS_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+
+    /// Path-style bucket addressing, for servers without virtual hosts
+    #[arg(long, env = "LMS_S3_FORCE_PATH_STYLE")]
+    pub s3_force_path_style: bool,
+
+    /// S3 access key id
+    #[arg(
+        long,
+        env = "LMS_S3_ACCESS_KEY_ID",
+        value_name = "ID",
+        hide_env_values = true
+    )]
+    pub s3_access_key_id: Option<String>,
+
+    /// S3 secret access key
+    #[arg(
+        long,
+        env = "LMS_S3_SECRET_ACCESS_KEY",
+        value_name = "SECRET",
+        hide_env_values = true,
+        value_parser = parse_key
+    )]
+    pub s3_secret_access_key: Option<Secret>,
+
+    /// Public base URL of the bucket's public images (a CDN, an R2 public domain)
+    #[arg(long, env = "LMS_S3_PUBLIC_BASE_URL", value_name = "URL")]
+    pub s3_public_base_url: Option<String>,
+
+    /// Mux API token id [default: videos play from the source file]
+    #[arg(
+        long,
+        env = "LMS_MUX_TOKEN_ID",
+        value_name = "ID",
+        hide_env_values = true
+    )]
+    pub mux_token_id: Option<String>,
+
+    /// Mux API token secret
+    #[arg(
+        long,
+        env = "LMS_MUX_TOKEN_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true,
+        value_parser = parse_key
+    )]
+    pub mux_token_secret: Option<Secret>,
+
+    /// Mux signing key id, the `kid` of playback tokens
+    #[arg(long, env = "LMS_MUX_SIGNING_KEY_ID", value_name = "ID")]
+    pub mux_signing_key_id: Option<String>,
+
+    /// Mux signing private key as Mux gives it (base64 of the PEM)
+    #[arg(
+        long,
+        env = "LMS_MUX_SIGNING_PRIVATE_KEY",
+        value_name = "KEY",
+        hide_env_values = true,
+        value_parser = parse_key
+    )]
+    pub mux_signing_private_key: Option<Secret>,
+
+    /// Secret of the Mux webhook endpoint
+    #[arg(
+        long,
+        env = "LMS_MUX_WEBHOOK_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true,
+        value_parser = parse_key
+    )]
+    pub mux_webhook_secret: Option<Secret>,
+
+    /// Mux API base URL
+    #[arg(
+        long,
+        env = "LMS_MUX_API_URL",
+        value_name = "URL",
+        default_value = "https://api.mux.com"
+    )]
+    pub mux_api_url: String,
+}
+
+/// A provider credential: anything not blank.
+fn parse_key(raw: &str) -> Result<Secret, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    Ok(Secret::new(raw))
 }
 
 fn parse_secret(raw: &str) -> Result<Secret, String> {
@@ -211,19 +344,46 @@ impl Settings {
     }
 
     /// The core's configuration. Without `jwt_secret` it reads the secret
-    /// kept in the data folder, generating it on first start.
-    pub fn core_config(&self) -> std::io::Result<Config> {
+    /// kept in the data folder, generating it on first start. Without
+    /// `public_url`, signed local links name `bound`, the address the server
+    /// listens on.
+    pub fn core_config(&self, bound: Option<SocketAddr>) -> std::io::Result<Config> {
         let jwt_secret = match &self.jwt_secret {
             Some(secret) => secret.clone(),
             None => secret::load_or_create(&self.data_dir)?,
         };
+        let defaults = Config::default();
+        let public_url = match (&self.public_url, bound) {
+            (Some(url), _) => url.trim_end_matches('/').to_owned(),
+            (None, Some(addr)) => format!("http://{addr}"),
+            (None, None) => defaults.public_url.clone(),
+        };
+        let m = &self.media;
+        let secret = |s: &Option<Secret>| s.clone().unwrap_or_default();
         Ok(Config {
             database_schema: self.database_schema.clone(),
             jwt_secret,
             jwt_previous_secrets: self.jwt_previous_secrets.clone(),
             auth_rate_per_minute: self.auth_rate_per_minute,
             auth_account_rate_per_minute: self.auth_account_rate_per_minute,
-            ..Config::default()
+            data_dir: self.data_dir.display().to_string(),
+            public_url,
+            upload_url_ttl_secs: m.upload_url_ttl_secs,
+            media_url_ttl_secs: m.media_url_ttl_secs,
+            s3_bucket: m.s3_bucket.clone(),
+            s3_region: m.s3_region.clone(),
+            s3_endpoint: m.s3_endpoint.clone(),
+            s3_force_path_style: m.s3_force_path_style,
+            s3_access_key_id: m.s3_access_key_id.clone(),
+            s3_secret_access_key: secret(&m.s3_secret_access_key),
+            s3_public_base_url: m.s3_public_base_url.clone(),
+            mux_token_id: m.mux_token_id.clone(),
+            mux_token_secret: secret(&m.mux_token_secret),
+            mux_signing_key_id: m.mux_signing_key_id.clone(),
+            mux_signing_private_key: secret(&m.mux_signing_private_key),
+            mux_webhook_secret: secret(&m.mux_webhook_secret),
+            mux_api_url: m.mux_api_url.clone(),
+            ..defaults
         })
     }
 
@@ -319,12 +479,69 @@ mod tests {
         let http = s.http_config();
         assert_eq!(http.trusted_proxies.len(), 2);
         assert!(!http.metrics_on_api);
-        let core = s.core_config().unwrap();
+        let core = s.core_config(None).unwrap();
         assert_eq!(
             (core.auth_rate_per_minute, core.auth_account_rate_per_minute),
             (0, 3)
         );
         assert!(parse(&[]).unwrap().http_config().metrics_on_api);
+    }
+
+    #[test]
+    fn media_settings_reach_the_core_and_links_name_the_bound_address() {
+        let jwt = "j".repeat(32);
+        let s = parse(&["--jwt-secret", &jwt, "--data-dir", "/srv/lms"]).unwrap();
+        let bound: SocketAddr = "127.0.0.1:43210".parse().unwrap();
+        let core = s.core_config(Some(bound)).unwrap();
+        assert_eq!(core.public_url, "http://127.0.0.1:43210");
+        assert_eq!(core.data_dir, "/srv/lms");
+        assert_eq!(core.s3_bucket, None);
+        let s = parse(&[
+            "--jwt-secret",
+            &jwt,
+            "--public-url",
+            "https://learn.example.com/",
+            "--s3-bucket",
+            "courses",
+            "--s3-region",
+            "auto",
+            "--s3-endpoint",
+            "https://acct.r2.cloudflarestorage.com",
+            "--s3-access-key-id",
+            "AKID",
+            "--s3-secret-access-key",
+            "s3-secret-value",
+            "--mux-token-id",
+            "mux-id",
+            "--mux-token-secret",
+            "mux-secret-value",
+            "--mux-signing-key-id",
+            "kid-1",
+            "--mux-signing-private-key",
+            "bXV4LWtleQ==",
+            "--mux-webhook-secret",
+            "hook-secret-value",
+            "--upload-url-ttl-secs",
+            "600",
+        ])
+        .unwrap();
+        let core = s.core_config(Some(bound)).unwrap();
+        assert_eq!(core.public_url, "https://learn.example.com");
+        assert_eq!(core.s3_bucket.as_deref(), Some("courses"));
+        assert_eq!(core.s3_region, "auto");
+        assert_eq!(core.s3_secret_access_key.expose(), "s3-secret-value");
+        assert_eq!(core.mux_signing_key_id.as_deref(), Some("kid-1"));
+        assert_eq!(core.mux_webhook_secret.expose(), "hook-secret-value");
+        assert_eq!(core.upload_url_ttl_secs, 600);
+        let shown = format!("{s:?} {core:?}");
+        for secret in [
+            "s3-secret-value",
+            "mux-secret-value",
+            "hook-secret-value",
+            "bXV4LWtleQ==",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
     }
 
     #[test]

@@ -36,7 +36,8 @@ pub fn request_id(headers: &HeaderMap) -> String {
 /// Nothing is stored by caches, except answers with an `ETag`: those may
 /// be kept by the client's own cache but must be revalidated every time
 /// (`If-None-Match`, a cheap 304), and vary with the caller's token because
-/// what a course shows depends on who asks.
+/// what a course shows depends on who asks. An answer that set its own
+/// policy (stored files) keeps it.
 pub fn secure(headers: &mut HeaderMap) {
     let cache = if headers.contains_key(ETAG) {
         // Appended: CORS may already vary the answer by Origin.
@@ -52,7 +53,9 @@ pub fn secure(headers: &mut HeaderMap) {
         CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
     );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+    }
 }
 
 #[cfg(test)]

@@ -30,7 +30,9 @@
 //!   timeout, graceful shutdown.
 //! - `routes`: the route table, one matchit router per method; 404 vs 405.
 //! - `handlers`: one module per resource (auth, me, users, courses,
-//!   sections, lectures, enrollments, progress, health).
+//!   sections, lectures, enrollments, progress, media, health).
+//! - [`files`]: local storage's signed `/media` links, streamed to and
+//!   from disk.
 //! - [`problem`]: problem responses and the one `ErrorKind` to status map.
 //! - [`openapi`]: the OpenAPI 3.1 document, built from the route table and
 //!   the core's types, served at `/api/v1/openapi.json`.
@@ -45,6 +47,7 @@ mod client;
 pub mod config;
 mod cors;
 mod etag;
+pub mod files;
 mod handlers;
 mod headers;
 pub mod metrics;
@@ -57,7 +60,8 @@ pub mod server;
 pub mod telemetry;
 
 pub use app::{App, HttpConfig};
-pub use config::Settings;
+pub use config::{MediaSettings, Settings};
+pub use files::ResponseBody;
 pub use problem::Problem;
 pub use routes::Route;
 pub use server::serve;

@@ -23,8 +23,16 @@ async fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> Result<(), String> {
+    // Bound first: without LMS_PUBLIC_URL, signed local links name the
+    // address actually listened on (port 0 included).
+    let listener = TcpListener::bind(&settings.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
     let config = settings
-        .core_config()
+        .core_config(Some(addr))
         .map_err(|e| format!("cannot read or create the signing secret: {e}"))?;
     let generated_secret = settings.jwt_secret.is_none();
     let lms = Lms::open(&settings.database_url(), config)
@@ -37,14 +45,9 @@ async fn run(settings: Settings) -> Result<(), String> {
              instances sharing this database must share one LMS_JWT_SECRET"
         );
     }
-    let listener = TcpListener::bind(&settings.bind)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let storage = lms.storage().kind();
     // Tests and scripts read the port from this line when binding port 0.
-    tracing::info!(%addr, store = backend, "listening on {addr}");
+    tracing::info!(%addr, store = backend, storage, "listening on {addr}");
     let app = App::new(lms, settings.http_config());
     // One signal stops both listeners.
     let (stop, stopped) = tokio::sync::watch::channel(false);

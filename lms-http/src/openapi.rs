@@ -22,11 +22,13 @@ use std::sync::OnceLock;
 
 use http::{Method, StatusCode};
 use hyper::body::Bytes;
+use lms_core::media::{Asset, Attachment, Playback, UploadTicket, WebhookReceipt};
 use lms_core::{
     AccessToken, AuthSession, CatalogPage, Course, CourseDetail, CourseInput, CourseProgress,
     CourseUpdate, Credentials, Enrollee, Enrollment, GrantRow, LearnerEnrollment, Lecture,
     LectureInput, LectureMove, LectureUpdate, LectureView, PasswordChange, ProfileUpdate,
-    ProgressUpdate, Registration, Role, Section, SectionInput, User, UserQuery, domain::Level,
+    ProgressUpdate, Registration, Role, Section, SectionInput, UploadInput, User, UserQuery,
+    domain::Level,
 };
 use utoipa::ToSchema;
 use utoipa::openapi::path::{
@@ -57,6 +59,8 @@ const BEARER: &str = "bearer";
 /// The media types of answers.
 const JSON: &str = "application/json";
 const PROBLEM_JSON: &str = "application/problem+json";
+/// Files, in whatever media type they were stored with.
+const ANY: &str = "*/*";
 
 /// The problem answers, as reusable responses (`#/components/responses/`).
 const PROBLEMS: &[(u16, &str, &str)] = &[
@@ -117,6 +121,11 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
         "Something failed on the server (`internal`); quote the request id.",
     ),
     (
+        502,
+        "BadGateway",
+        "A provider (storage, Mux) failed or refused the call (`provider`).",
+    ),
+    (
         503,
         "Unavailable",
         "The store does not answer (`unavailable`).",
@@ -155,6 +164,10 @@ struct Spec {
     /// of its shape has (401 with an actor, 400/408/413/415/422 with a
     /// body, 422 with an id or query, 429, 500).
     errors: &'static [u16],
+    /// The request body is a file's raw bytes, not JSON.
+    file_body: bool,
+    /// The answer is a stored file, whole or one byte range.
+    file_answer: bool,
 }
 
 impl Spec {
@@ -171,7 +184,23 @@ impl Spec {
             cached: false,
             location: false,
             errors: &[],
+            file_body: false,
+            file_answer: false,
         }
+    }
+
+    /// Takes a file's bytes as the body (any media type: the signed one).
+    fn file_body(mut self) -> Self {
+        self.file_body = true;
+        self
+    }
+
+    /// Answers a stored file in its own media type; `Range` gives 206/416.
+    fn file_answer(mut self) -> Self {
+        self.answer = Some(binary().into());
+        self.media = ANY;
+        self.file_answer = true;
+        self
     }
 
     fn ok(mut self, answer: RefOr<Schema>) -> Self {
@@ -440,6 +469,60 @@ fn spec(route: Route, s: &mut Schemas) -> Spec {
         .body(s.of::<ProgressUpdate>())
         .ok(s.of::<CourseProgress>())
         .errors(&[403, 404]),
+        Route::CreateUpload => Spec::new(
+            "media",
+            "An upload ticket: a presigned PUT of exactly the declared type and size",
+            Signed,
+        )
+        .body(s.of::<UploadInput>())
+        .created(s.of::<UploadTicket>(), true)
+        .errors(&[403, 404]),
+        Route::GetUpload => Spec::new("media", "An upload (its uploader, admins)", Signed)
+            .ok(s.of::<Asset>())
+            .errors(&[404]),
+        Route::CompleteUpload => Spec::new(
+            "media",
+            "Check the uploaded file (size, type) and attach it; again is a no-op",
+            Signed,
+        )
+        .ok(s.of::<Asset>())
+        .errors(&[403, 404, 502]),
+        Route::LecturePlayback => Spec::new(
+            "media",
+            "How to play a lecture's video: signed HLS (Mux) or a link to the file",
+            Optional,
+        )
+        .ok(s.of::<Playback>())
+        .errors(&[403, 404, 409]),
+        Route::LectureAttachments => Spec::new(
+            "media",
+            "A lecture's files, with short-lived links",
+            Optional,
+        )
+        .ok(s.items::<Attachment>())
+        .errors(&[403, 404]),
+        Route::MuxWebhook => Spec::new(
+            "webhooks",
+            "Mux events, signed with `mux-signature`",
+            Anyone,
+        )
+        .file_body()
+        .ok(s.of::<WebhookReceipt>())
+        .errors(&[401, 404]),
+        Route::UploadFile => Spec::new(
+            "media",
+            "Send a file to a signed local-storage link (`url` of an upload ticket)",
+            Anyone,
+        )
+        .file_body()
+        .errors(&[403, 404]),
+        Route::DownloadFile => Spec::new(
+            "media",
+            "A stored file by its signed link (public images need no signature)",
+            Anyone,
+        )
+        .file_answer()
+        .errors(&[403, 404]),
         Route::OpenApi => Spec::new("meta", "This document", Anyone)
             .ok(ObjectBuilder::new()
                 .description(Some("An OpenAPI 3.1 document"))
@@ -453,6 +536,17 @@ fn path_params(pattern: &str) -> impl Iterator<Item = &str> {
     pattern
         .split('/')
         .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| name.trim_start_matches('*'))
+}
+
+/// A route pattern as an OpenAPI path: a catch-all `{*key}` is `{key}`.
+pub fn doc_path(pattern: &str) -> String {
+    pattern.replace("{*", "{")
+}
+
+/// Any bytes.
+fn binary() -> ObjectBuilder {
+    string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
 }
 
 fn uuid() -> ObjectBuilder {
@@ -486,6 +580,12 @@ fn path_param(route: Route, name: &str) -> (Parameter, bool) {
         (_, "section") => ("The section id", uuid(), true),
         (_, "lecture") => ("The lecture id", uuid(), true),
         (_, "user") => ("The user id", uuid(), true),
+        (_, "upload") => ("The upload id", uuid(), true),
+        (_, "key") => (
+            "The object key (it contains `/`), as the link names it",
+            string(),
+            false,
+        ),
         _ => panic!("path parameter {name} of {route:?} is not documented"),
     };
     let parameter = ParameterBuilder::new()
@@ -617,6 +717,15 @@ fn operation(route: Route, pattern: &str, s: &mut Schemas) -> Operation {
         ));
         errors.extend([400, 408, 413, 415, 422]);
     }
+    if spec.file_body {
+        op = op.request_body(Some(
+            RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(ANY, ContentBuilder::new().schema(Some(binary())).build())
+                .build(),
+        ));
+        errors.extend([400, 408, 413]);
+    }
     match spec.auth {
         Auth::None => {}
         Auth::Optional => {
@@ -649,7 +758,28 @@ fn operation(route: Route, pattern: &str, s: &mut Schemas) -> Operation {
     if spec.cached {
         success = success.header("ETag", header("A strong tag of this answer", string()));
     }
+    if spec.file_answer {
+        success = success.header("Accept-Ranges", header("Always `bytes`", string()));
+    }
     let mut responses = ResponsesBuilder::new().response(spec.status.as_str(), success.build());
+    if spec.file_answer {
+        responses = responses
+            .response(
+                "206",
+                ResponseBuilder::new()
+                    .description("The byte range a `Range` header asked for")
+                    .header("Content-Range", header("`bytes first-last/size`", string()))
+                    .content(ANY, ContentBuilder::new().schema(Some(binary())).build())
+                    .build(),
+            )
+            .response(
+                "416",
+                ResponseBuilder::new()
+                    .description("The range starts past the end; no body")
+                    .header("Content-Range", header("`bytes */size`", string()))
+                    .build(),
+            );
+    }
     if spec.cached {
         responses = responses.response(
             "304",
@@ -752,7 +882,7 @@ fn build() -> OpenApi {
     let mut paths = Paths::new();
     for (method, pattern, route) in TABLE {
         paths.add_path_operation(
-            *pattern,
+            doc_path(pattern),
             vec![http_method(method)],
             operation(*route, pattern, &mut s),
         );
@@ -783,6 +913,8 @@ fn build() -> OpenApi {
         ("lectures", "Lectures of a section"),
         ("enrollments", "Who may open a course's lectures"),
         ("progress", "Completed lectures and resume positions"),
+        ("media", "Uploads, files and video playback"),
+        ("webhooks", "Events from providers, checked by signature"),
         ("meta", "About the API itself"),
     ]
     .map(|(name, description)| {
@@ -828,10 +960,10 @@ pub fn json() -> Bytes {
 /// server's own router; `None` when the answer is a 404 or 405. For tests
 /// that check answers against the document.
 #[doc(hidden)]
-pub fn route_pattern(method: &Method, path: &str) -> Option<&'static str> {
+pub fn route_pattern(method: &Method, path: &str) -> Option<String> {
     static ROUTES: OnceLock<Routes> = OnceLock::new();
     match ROUTES.get_or_init(Routes::new).find(method, path) {
-        Lookup::Found { entry, .. } => Some(entry.pattern),
+        Lookup::Found { entry, .. } => Some(doc_path(entry.pattern)),
         Lookup::MethodNotAllowed(_) | Lookup::Options(_) | Lookup::NotFound => None,
     }
 }
@@ -902,7 +1034,7 @@ mod tests {
         let doc = doc();
         let mut ids = BTreeSet::new();
         for (method, pattern, route) in TABLE {
-            let op = &doc["paths"][*pattern][method.as_str().to_ascii_lowercase()];
+            let op = &doc["paths"][doc_path(pattern)][method.as_str().to_ascii_lowercase()];
             assert!(op.is_object(), "{method} {pattern} is missing");
             let id = op["operationId"].as_str().unwrap();
             assert_eq!(id, operation_id(*route));
@@ -915,7 +1047,7 @@ mod tests {
     fn path_parameters_are_those_of_the_pattern() {
         let doc = doc();
         for (method, pattern, _) in TABLE {
-            let op = &doc["paths"][*pattern][method.as_str().to_ascii_lowercase()];
+            let op = &doc["paths"][doc_path(pattern)][method.as_str().to_ascii_lowercase()];
             let documented: Vec<&str> = op["parameters"]
                 .as_array()
                 .map(|ps| {

@@ -9,7 +9,7 @@
 use http::Method;
 
 use crate::handlers::{
-    Ctx, Reply, auth, courses, enrollments, health, lectures, me, progress, sections, users,
+    Ctx, Reply, auth, courses, enrollments, health, lectures, me, media, progress, sections, users,
 };
 use crate::metrics;
 use crate::problem::Problem;
@@ -57,6 +57,14 @@ pub enum Route {
     CourseProgress,
     ResetProgress,
     UpdateProgress,
+    CreateUpload,
+    GetUpload,
+    CompleteUpload,
+    LecturePlayback,
+    LectureAttachments,
+    MuxWebhook,
+    UploadFile,
+    DownloadFile,
     OpenApi,
 }
 
@@ -186,6 +194,28 @@ pub(crate) const TABLE: &[(Method, &str, Route)] = &[
         "/api/v1/lectures/{lecture}/progress",
         Route::UpdateProgress,
     ),
+    (Method::POST, "/api/v1/uploads", Route::CreateUpload),
+    (Method::GET, "/api/v1/uploads/{upload}", Route::GetUpload),
+    (
+        Method::POST,
+        "/api/v1/uploads/{upload}/complete",
+        Route::CompleteUpload,
+    ),
+    (
+        Method::GET,
+        "/api/v1/lectures/{lecture}/playback",
+        Route::LecturePlayback,
+    ),
+    (
+        Method::GET,
+        "/api/v1/lectures/{lecture}/attachments",
+        Route::LectureAttachments,
+    ),
+    (Method::POST, "/api/v1/webhooks/mux", Route::MuxWebhook),
+    // Local storage's signed links (crate::files); answered outside
+    // `dispatch` because their bodies are streamed.
+    (Method::PUT, "/media/{*key}", Route::UploadFile),
+    (Method::GET, "/media/{*key}", Route::DownloadFile),
     (Method::GET, "/api/v1/openapi.json", Route::OpenApi),
 ];
 
@@ -364,6 +394,15 @@ pub(crate) async fn dispatch(route: Route, ctx: Ctx<'_>) -> Result<Reply, Proble
         Route::CourseProgress => progress::get(ctx).await,
         Route::ResetProgress => progress::reset(ctx).await,
         Route::UpdateProgress => progress::update(ctx).await,
+        Route::CreateUpload => media::create(ctx).await,
+        Route::GetUpload => media::get(ctx).await,
+        Route::CompleteUpload => media::complete(ctx).await,
+        Route::LecturePlayback => media::playback(ctx).await,
+        Route::LectureAttachments => media::attachments(ctx).await,
+        Route::MuxWebhook => media::mux_webhook(ctx).await,
+        Route::UploadFile | Route::DownloadFile => Err(Problem::internal(
+            "file routes are streamed by crate::files, not dispatched",
+        )),
         Route::OpenApi => crate::openapi::serve(ctx).await,
     }
 }

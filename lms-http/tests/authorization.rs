@@ -11,8 +11,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{PASSWORD, SECRET, Session, TestApp, http_config};
-use lms_core::{Config, Lms, Role};
+use common::{PASSWORD, Session, TestApp, http_config};
+use http::Method;
+use lms_core::{Lms, Role};
 use lms_http::{App, Route};
 use serde_json::{Value, json};
 
@@ -58,6 +59,19 @@ fn expected(route: Route) -> Row {
         // Progress is one's own: without an enrollment there is none.
         CourseProgress | ResetProgress => [401, 404, 200, 404, 404, 404],
         UpdateProgress => [401, 403, 200, 403, 403, 403],
+        // Files for a lecture are its course's managers' to upload.
+        CreateUpload => [401, 403, 403, 201, 403, 201],
+        // An upload is its uploader's (the owner here) and admins'; to
+        // others it does not exist.
+        GetUpload | CompleteUpload => [401, 404, 404, 200, 404, 200],
+        // Whoever may open the lecture may play it and get its files.
+        LecturePlayback | LectureAttachments => [401, 403, 200, 200, 403, 200],
+        // Without Mux configured there is no endpoint; with it, callers are
+        // told apart by signature (tests/media.rs), not by token.
+        MuxWebhook => [404; 6],
+        // Storage links are opened by their signature alone: no bearer token
+        // opens a private file, an admin's neither.
+        UploadFile | DownloadFile => [403; 6],
     }
 }
 
@@ -112,6 +126,64 @@ struct Course {
     id: String,
     section: String,
     lecture: String,
+    /// The owner's attachment upload for the lecture, sent, not completed.
+    upload: String,
+    /// The storage key of the lecture's video.
+    video_key: String,
+}
+
+/// The path and query of a local-storage link, to call in process.
+fn link_path(url: &str) -> &str {
+    &url[url.find("/media/").expect("a local media link")..]
+}
+
+/// An upload for `lecture` by `token`, the file sent; completed when asked.
+/// Returns the ticket's upload id and the stored object's key.
+async fn upload(
+    t: &TestApp,
+    token: &str,
+    lecture: &str,
+    (purpose, name, content_type): (&str, &str, &str),
+    complete: bool,
+) -> (String, String) {
+    let bytes = b"0123456789";
+    let ticket = t
+        .post("/api/v1/uploads")
+        .token(token)
+        .json(json!({
+            "purpose": purpose,
+            "file_name": name,
+            "content_type": content_type,
+            "size": bytes.len(),
+            "lecture_id": lecture,
+        }))
+        .send()
+        .await;
+    assert_eq!(ticket.status, 201, "{:?}", ticket.body);
+    let ticket = ticket.json();
+    let url = ticket["url"].as_str().unwrap();
+    let sent = t
+        .call(Method::PUT, link_path(url))
+        .header("content-type", content_type)
+        .body(bytes.to_vec())
+        .send()
+        .await;
+    assert_eq!(sent.status, 200, "{:?}", sent.body);
+    let id = ticket["upload_id"].as_str().unwrap().to_owned();
+    let asset = if complete {
+        t.post(&format!("/api/v1/uploads/{id}/complete"))
+            .token(token)
+            .send()
+            .await
+    } else {
+        t.get(&format!("/api/v1/uploads/{id}"))
+            .token(token)
+            .send()
+            .await
+    };
+    assert_eq!(asset.status, 200, "{:?}", asset.body);
+    let key = asset.json()["object_key"].as_str().unwrap().to_owned();
+    (id, key)
 }
 
 async fn course(t: &TestApp, people: &People) -> Course {
@@ -157,15 +229,22 @@ async fn course(t: &TestApp, people: &People) -> Course {
         .send()
         .await;
     assert_eq!(granted.status, 200, "{:?}", granted.body);
+    let lecture = lectures.swap_remove(0);
+    let video = ("lecture_video", "intro.mp4", "video/mp4");
+    let (_, video_key) = upload(t, owner, &lecture, video, true).await;
+    let notes = ("lecture_attachment", "notes.pdf", "application/pdf");
+    let (upload, _) = upload(t, owner, &lecture, notes, false).await;
     Course {
         id,
         section,
-        lecture: lectures.swap_remove(0),
+        lecture,
+        upload,
+        video_key,
     }
 }
 
 /// The body a route needs to succeed for someone allowed to call it.
-async fn body(t: &TestApp, route: Route, people: &People) -> Option<Value> {
+async fn body(t: &TestApp, route: Route, people: &People, course: &Course) -> Option<Value> {
     let unique = uuid::Uuid::now_v7().simple().to_string();
     Some(match route {
         Route::Register => json!({
@@ -194,6 +273,14 @@ async fn body(t: &TestApp, route: Route, people: &People) -> Option<Value> {
         Route::UpdateLecture => json!({"title": "Renamed lecture"}),
         Route::GrantEnrollments => json!({"user_id": people.student.id}),
         Route::UpdateProgress => json!({"completed": true}),
+        Route::CreateUpload => json!({
+            "purpose": "lecture_attachment",
+            "file_name": "slides.pdf",
+            "content_type": "application/pdf",
+            "size": 1000,
+            "lecture_id": course.lecture,
+        }),
+        Route::MuxWebhook => json!({"type": "video.asset.ready", "id": unique}),
         _ => return None,
     })
 }
@@ -209,12 +296,14 @@ fn path(pattern: &str, route: Route, people: &People, course: &Course) -> String
         .replace("{section}", &course.section)
         .replace("{lecture}", &course.lecture)
         .replace("{user}", user)
+        .replace("{upload}", &course.upload)
+        .replace("{*key}", &course.video_key)
 }
 
 async fn every_route_answers_each_principal_as_the_rules_say(t: TestApp) {
     // Limits would turn repeated logins into 429s; this test is about who
     // may do what.
-    let mut config = Config::with_jwt_secret(SECRET);
+    let mut config = common::core_config();
     config.auth_rate_per_minute = 0;
     config.auth_account_rate_per_minute = 0;
     let lms = Lms::builder(config)
@@ -245,7 +334,7 @@ async fn every_route_answers_each_principal_as_the_rules_say(t: TestApp) {
             if let Some(token) = people.token(principal) {
                 call = call.token(token);
             }
-            if let Some(body) = body(&t, route, people).await {
+            if let Some(body) = body(&t, route, people, &course).await {
                 call = call.json(body);
             }
             let reply = call.send().await;

@@ -8,6 +8,7 @@ pub mod enrollments;
 pub mod health;
 pub mod lectures;
 pub mod me;
+pub mod media;
 pub mod progress;
 pub mod sections;
 pub mod users;
@@ -118,14 +119,49 @@ impl<'a> Ctx<'a> {
         Query::parse(self.parts.uri.query(), allowed)
     }
 
-    /// The JSON body as `T` (once per request).
-    pub async fn json<T: DeserializeOwned>(&self) -> Result<T, Problem> {
-        let body = self
-            .body
+    /// The request's method.
+    pub fn method(&self) -> &http::Method {
+        &self.parts.method
+    }
+
+    /// The request's URI.
+    pub fn uri(&self) -> &http::Uri {
+        &self.parts.uri
+    }
+
+    /// The request's headers.
+    pub fn headers(&self) -> &http::HeaderMap {
+        &self.parts.headers
+    }
+
+    /// The body, unread (once per request).
+    pub fn take_body(&self) -> Result<RequestBody, Problem> {
+        self.body
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take()
-            .ok_or_else(|| Problem::internal("the request body was read twice"))?;
+            .ok_or_else(|| Problem::internal("the request body was read twice"))
+    }
+
+    /// The whole body as bytes, within the body cap and read timeout, of
+    /// any content type (webhooks, whose signature covers the raw bytes).
+    pub async fn raw_body(&self) -> Result<Bytes, Problem> {
+        let body = self.take_body()?;
+        let config = self.app.config();
+        let read = body::read(&self.parts.headers, body, config.max_body_bytes);
+        tokio::time::timeout(config.body_read_timeout, read)
+            .await
+            .map_err(|_| Problem::request_timeout())?
+    }
+
+    /// A header's value as text, when present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The JSON body as `T` (once per request).
+    pub async fn json<T: DeserializeOwned>(&self) -> Result<T, Problem> {
+        let body = self.take_body()?;
         let config = self.app.config();
         let read = body::json(&self.parts.headers, body, config.max_body_bytes);
         tokio::time::timeout(config.body_read_timeout, read)

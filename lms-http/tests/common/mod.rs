@@ -55,11 +55,21 @@ pub fn http_config() -> HttpConfig {
     }
 }
 
+/// The core's test configuration: local media in a fresh folder under the
+/// target directory, never in the source tree.
+pub fn core_config() -> Config {
+    Config {
+        data_dir: std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("http-media")
+            .join(uuid::Uuid::now_v7().to_string())
+            .display()
+            .to_string(),
+        ..Config::with_jwt_secret(SECRET)
+    }
+}
+
 fn test_app(store: Arc<dyn Store>, http: HttpConfig) -> TestApp {
-    let lms = Lms::builder(Config::with_jwt_secret(SECRET))
-        .store(store)
-        .build()
-        .unwrap();
+    let lms = Lms::builder(core_config()).store(store).build().unwrap();
     TestApp {
         app: App::new(lms.clone(), http),
         lms,
@@ -348,6 +358,12 @@ pub struct Server {
 impl Server {
     pub async fn start(app: App) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, app)
+    }
+
+    /// Serves `app` on a listener bound earlier (when the app must know
+    /// its own address, for signed links).
+    pub fn start_on(listener: TcpListener, app: App) -> Self {
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(lms_http::serve(listener, app, async {
