@@ -17,16 +17,16 @@ use std::future::Future;
 use std::net::IpAddr;
 
 use lms_core::{
-    AccountUpdate, Actor, AuthAction, CatalogQuery, Config, CourseExport, CourseId, CourseInput,
-    CourseStatus, CourseUpdate, Credentials, EnrollmentId, Error, ErrorKind, EventQuery,
-    GrantInput, LectureId, LectureInput, LectureMove, LectureUpdate, NewAccount, PasswordChange,
-    ProfileUpdate, ProgressUpdate, Registration, Role, SectionId, SectionInput, Timestamp, UserId,
-    UserQuery,
+    AccountUpdate, Actor, AssetId, AuthAction, CatalogQuery, Config, CourseExport, CourseId,
+    CourseInput, CourseStatus, CourseUpdate, Credentials, EnrollmentId, Error, ErrorKind,
+    EventQuery, GrantInput, LectureId, LectureInput, LectureMove, LectureUpdate, NewAccount,
+    PasswordChange, ProfileUpdate, ProgressUpdate, Registration, Role, SectionId, SectionInput,
+    Timestamp, UploadInput, UserId, UserQuery,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -905,6 +905,148 @@ impl PyLms {
         })
     }
 
+    /// An upload ticket: a presigned PUT of exactly the declared type and
+    /// size (`purpose`, `file_name`, `content_type`, `size`, and
+    /// `course_id` or `lecture_id` as the purpose needs).
+    #[pyo3(signature = (actor, **fields))]
+    fn create_upload<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor, body) = (self.lms.clone(), actor.get().0, kwargs(fields)?);
+        run(py, "UploadTicket", async move {
+            let input: UploadInput = from_value(body)?;
+            lms.create_upload(&actor, input).await
+        })
+    }
+
+    /// An upload as recorded, for its uploader and admins.
+    fn upload<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        upload_id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor) = (self.lms.clone(), actor.get().0);
+        run(py, "Asset", async move {
+            lms.upload(&actor, AssetId::parse("upload_id", &upload_id)?)
+                .await
+        })
+    }
+
+    /// Checks the uploaded file (size, type) and attaches it; completing
+    /// again returns the asset as it is.
+    fn complete_upload<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        upload_id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor) = (self.lms.clone(), actor.get().0);
+        run(py, "Asset", async move {
+            lms.complete_upload(&actor, AssetId::parse("upload_id", &upload_id)?)
+                .await
+        })
+    }
+
+    /// How to play a lecture's video: signed HLS (Mux) or a file link.
+    fn playback<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        lecture_id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor) = (self.lms.clone(), actor.get().0);
+        run(py, "Playback", async move {
+            lms.playback(&actor, LectureId::parse("lecture_id", &lecture_id)?)
+                .await
+        })
+    }
+
+    /// A lecture's attached files, with short-lived links.
+    fn lecture_attachments<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        lecture_id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor) = (self.lms.clone(), actor.get().0);
+        run(py, "Attachment", async move {
+            lms.lecture_attachments(&actor, LectureId::parse("lecture_id", &lecture_id)?)
+                .await
+        })
+    }
+
+    /// A Mux webhook delivery: the raw body and its `mux-signature` header.
+    #[pyo3(signature = (body, signature=None))]
+    fn mux_webhook<'py>(
+        &self,
+        py: Python<'py>,
+        body: Vec<u8>,
+        signature: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let lms = self.lms.clone();
+        run(py, "WebhookReceipt", async move {
+            lms.mux_webhook(signature.as_deref(), &body).await
+        })
+    }
+
+    /// Stores the body of a `PUT` to a local-storage link (the `/media/`
+    /// path's `key` and the link's query string), for hosts that serve
+    /// those links themselves. Answers the bytes written.
+    fn put_local_file<'py>(
+        &self,
+        py: Python<'py>,
+        key: String,
+        query: String,
+        content_type: String,
+        data: Vec<u8>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let lms = self.lms.clone();
+        run(py, "int", async move {
+            let storage = local_storage(&lms)?;
+            let grant = storage.authorize("PUT", &key, Some(&query), lms.now())?;
+            let mut upload = storage.begin_put(&grant, Some(&content_type)).await?;
+            upload.write(&data).await?;
+            upload.finish().await
+        })
+    }
+
+    /// The file a local-storage link opens (`GET`): `(content_type, bytes)`.
+    fn get_local_file<'py>(
+        &self,
+        py: Python<'py>,
+        key: String,
+        query: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let lms = self.lms.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let read = async {
+                let storage = local_storage(&lms)?;
+                let grant = storage.authorize("GET", &key, Some(&query), lms.now())?;
+                let (mut file, meta) = storage
+                    .open(&grant.key)
+                    .await?
+                    .ok_or_else(|| Error::not_found("no such object"))?;
+                let mut data = Vec::new();
+                tokio::io::AsyncReadExt::read_to_end(&mut file, &mut data)
+                    .await
+                    .map_err(Error::internal)?;
+                let content_type = meta
+                    .content_type
+                    .unwrap_or_else(|| "application/octet-stream".to_owned());
+                Ok::<_, Error>((content_type, data))
+            };
+            let (content_type, data) = read.await.map_err(to_py_err)?;
+            Python::attach(|py| -> PyResult<Py<PyAny>> {
+                let bytes = PyBytes::new(py, &data);
+                Ok((content_type, bytes).into_pyobject(py)?.into_any().unbind())
+            })
+        })
+    }
+
     /// A course's learners (owner or admin); pass the last enrollment id as
     /// `after` for the next page.
     #[pyo3(signature = (actor, course_id, *, after=None, limit=None))]
@@ -999,6 +1141,13 @@ where
             }
         })
     })
+}
+
+/// The local storage links are served from, or `not_found` when files
+/// live in a bucket.
+fn local_storage(lms: &lms_core::Lms) -> lms_core::Result<&lms_core::media::LocalStorage> {
+    lms.local_storage()
+        .ok_or_else(|| Error::not_found("files are not stored locally"))
 }
 
 /// The one mapping from the core's error kinds to the exception classes of

@@ -45,6 +45,11 @@ from ._records import (
     Section,
     Stats,
     User,
+    UploadTicket,
+    Asset,
+    Playback,
+    Attachment,
+    WebhookReceipt,
 )
 
 __all__ = [
@@ -79,4 +84,9 @@ __all__ = [
     "ImportOutcome",
     "Event",
     "Stats",
+    "UploadTicket",
+    "Asset",
+    "Playback",
+    "Attachment",
+    "WebhookReceipt",
 ]

@@ -34,6 +34,11 @@ __all__ = [
     "ImportOutcome",
     "Event",
     "Stats",
+    "UploadTicket",
+    "Asset",
+    "Playback",
+    "Attachment",
+    "WebhookReceipt",
 ]
 
 
@@ -246,6 +251,67 @@ class Event(Record):
 
 class Stats(Record):
     """Counts for operators."""
+
+
+class UploadTicket(Record):
+    """Where and how to send a file: a presigned request until ``expires_at``."""
+
+    upload_id: str
+    method: str
+    url: str
+    headers: Dict[str, str]
+    expires_at: str
+
+
+class Asset(Record):
+    """An uploaded file and what it is attached to."""
+
+    id: str
+    owner_id: str
+    purpose: str
+    course_id: Optional[str]
+    lecture_id: Optional[str]
+    object_key: str
+    file_name: str
+    content_type: str
+    size: int
+    status: str
+    video_status: Optional[str]
+    mux_asset_id: Optional[str]
+    playback_id: Optional[str]
+    duration_secs: Optional[int]
+    public_url: Optional[str]
+
+
+class Playback(Record):
+    """How to play a lecture's video: ``kind`` is ``mux`` or ``file``."""
+
+    lecture_id: str
+    kind: str
+    url: str
+    playback_id: Optional[str]
+    token: Optional[str]
+    thumbnail_url: Optional[str]
+    thumbnail_token: Optional[str]
+    content_type: Optional[str]
+    expires_at: str
+
+
+class Attachment(Record):
+    """A lecture's file with a short-lived link."""
+
+    id: str
+    file_name: str
+    content_type: str
+    size: int
+    url: str
+    expires_at: str
+
+
+class WebhookReceipt(Record):
+    """What a webhook delivery did: ``applied``, ``ignored`` or ``duplicate``."""
+
+    outcome: str
 
 
 _KINDS: Dict[str, Type[Record]] = {name: globals()[name] for name in __all__}
