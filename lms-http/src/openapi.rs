@@ -28,6 +28,10 @@ use lms_core::{
     LectureInput, LectureMove, LectureUpdate, LectureView, PasswordChange, ProfileUpdate,
     ProgressUpdate, Registration, Role, Section, SectionInput, User, UserQuery, domain::Level,
 };
+use lms_core::{
+    IngressInput, LiveIngress, LiveSession, LiveSessionInput, LiveSessionUpdate, LiveToken,
+    WebhookReceipt,
+};
 use utoipa::ToSchema;
 use utoipa::openapi::path::{
     HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn,
@@ -115,6 +119,11 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
         500,
         "Internal",
         "Something failed on the server (`internal`); quote the request id.",
+    ),
+    (
+        502,
+        "BadGateway",
+        "A provider (LiveKit, Mux...) failed or refused the call (`provider`).",
     ),
     (
         503,
@@ -445,6 +454,61 @@ fn spec(route: Route, s: &mut Schemas) -> Spec {
                 .description(Some("An OpenAPI 3.1 document"))
                 .into())
             .cached(),
+        Route::CreateLiveSession => Spec::new("live", "Schedule a live class on a course", Signed)
+            .body(s.of::<LiveSessionInput>())
+            .created(s.of::<LiveSession>(), true)
+            .errors(&[403, 404]),
+        Route::CourseLiveSessions => Spec::new(
+            "live",
+            "A course's live classes (owner, admins, enrolled learners)",
+            Optional,
+        )
+        .ok(s.items::<LiveSession>())
+        .errors(&[403, 404]),
+        Route::GetLiveSession => Spec::new("live", "A live class", Optional)
+            .ok(s.of::<LiveSession>())
+            .errors(&[403, 404]),
+        Route::UpdateLiveSession => Spec::new("live", "Change a scheduled live class", Signed)
+            .body(s.of::<LiveSessionUpdate>())
+            .ok(s.of::<LiveSession>())
+            .errors(&[403, 404, 409]),
+        Route::CancelLiveSession => Spec::new("live", "Cancel a scheduled live class", Signed)
+            .ok(s.of::<LiveSession>())
+            .errors(&[403, 404, 409]),
+        Route::LiveToken => Spec::new(
+            "live",
+            "A LiveKit room token: hosts publish, enrolled learners watch",
+            Signed,
+        )
+        .ok(s.of::<LiveToken>())
+        .errors(&[403, 404, 409]),
+        Route::CreateIngress => Spec::new(
+            "live",
+            "An RTMP or WHIP ingress for streaming software (owner, admins)",
+            Signed,
+        )
+        .body(s.of::<IngressInput>())
+        .ok(s.of::<LiveIngress>())
+        .errors(&[403, 404, 409, 502]),
+        Route::LiveKitWebhook => Spec::new(
+            "live",
+            "LiveKit's webhook (`Authorization`: its JWT with the body's sha256)",
+            Anyone,
+        )
+        .body(
+            ObjectBuilder::new()
+                .description(Some(
+                    "A LiveKit webhook event (`application/webhook+json`), checked as signed",
+                ))
+                .property("event", string())
+                .property("id", string())
+                .property("room", ObjectBuilder::new())
+                .required("event")
+                .required("id")
+                .into(),
+        )
+        .ok(s.of::<WebhookReceipt>())
+        .errors(&[401, 404]),
     }
 }
 
@@ -486,6 +550,7 @@ fn path_param(route: Route, name: &str) -> (Parameter, bool) {
         (_, "section") => ("The section id", uuid(), true),
         (_, "lecture") => ("The lecture id", uuid(), true),
         (_, "user") => ("The user id", uuid(), true),
+        (_, "live_session") => ("The live session id", uuid(), true),
         _ => panic!("path parameter {name} of {route:?} is not documented"),
     };
     let parameter = ParameterBuilder::new()
@@ -783,6 +848,7 @@ fn build() -> OpenApi {
         ("lectures", "Lectures of a section"),
         ("enrollments", "Who may open a course's lectures"),
         ("progress", "Completed lectures and resume positions"),
+        ("live", "Live classes in LiveKit rooms"),
         ("meta", "About the API itself"),
     ]
     .map(|(name, description)| {

@@ -9,7 +9,7 @@
 use http::Method;
 
 use crate::handlers::{
-    Ctx, Reply, auth, courses, enrollments, health, lectures, me, progress, sections, users,
+    Ctx, Reply, auth, courses, enrollments, health, lectures, live, me, progress, sections, users,
 };
 use crate::metrics;
 use crate::problem::Problem;
@@ -58,6 +58,14 @@ pub enum Route {
     ResetProgress,
     UpdateProgress,
     OpenApi,
+    CreateLiveSession,
+    CourseLiveSessions,
+    GetLiveSession,
+    UpdateLiveSession,
+    CancelLiveSession,
+    LiveToken,
+    CreateIngress,
+    LiveKitWebhook,
 }
 
 /// (method, path pattern, route). The patterns are what request logs show.
@@ -187,6 +195,46 @@ pub(crate) const TABLE: &[(Method, &str, Route)] = &[
         Route::UpdateProgress,
     ),
     (Method::GET, "/api/v1/openapi.json", Route::OpenApi),
+    (
+        Method::POST,
+        "/api/v1/courses/{course}/live-sessions",
+        Route::CreateLiveSession,
+    ),
+    (
+        Method::GET,
+        "/api/v1/courses/{course}/live-sessions",
+        Route::CourseLiveSessions,
+    ),
+    (
+        Method::GET,
+        "/api/v1/live-sessions/{live_session}",
+        Route::GetLiveSession,
+    ),
+    (
+        Method::PATCH,
+        "/api/v1/live-sessions/{live_session}",
+        Route::UpdateLiveSession,
+    ),
+    (
+        Method::DELETE,
+        "/api/v1/live-sessions/{live_session}",
+        Route::CancelLiveSession,
+    ),
+    (
+        Method::POST,
+        "/api/v1/live-sessions/{live_session}/token",
+        Route::LiveToken,
+    ),
+    (
+        Method::POST,
+        "/api/v1/live-sessions/{live_session}/ingress",
+        Route::CreateIngress,
+    ),
+    (
+        Method::POST,
+        "/api/v1/webhooks/livekit",
+        Route::LiveKitWebhook,
+    ),
 ];
 
 /// The order methods are listed in an `Allow` header.
@@ -365,6 +413,14 @@ pub(crate) async fn dispatch(route: Route, ctx: Ctx<'_>) -> Result<Reply, Proble
         Route::ResetProgress => progress::reset(ctx).await,
         Route::UpdateProgress => progress::update(ctx).await,
         Route::OpenApi => crate::openapi::serve(ctx).await,
+        Route::CreateLiveSession => live::create(ctx).await,
+        Route::CourseLiveSessions => live::list(ctx).await,
+        Route::GetLiveSession => live::get(ctx).await,
+        Route::UpdateLiveSession => live::update(ctx).await,
+        Route::CancelLiveSession => live::cancel(ctx).await,
+        Route::LiveToken => live::token(ctx).await,
+        Route::CreateIngress => live::ingress(ctx).await,
+        Route::LiveKitWebhook => live::webhook(ctx).await,
     }
 }
 
