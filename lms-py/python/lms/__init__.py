@@ -41,10 +41,14 @@ from ._records import (
     LearnerEnrollment,
     Lecture,
     LectureView,
+    LiveIngress,
+    LiveSession,
+    LiveToken,
     Record,
     Section,
     Stats,
     User,
+    WebhookReceipt,
 )
 
 __all__ = [
@@ -79,4 +83,8 @@ __all__ = [
     "ImportOutcome",
     "Event",
     "Stats",
+    "LiveSession",
+    "LiveToken",
+    "LiveIngress",
+    "WebhookReceipt",
 ]
