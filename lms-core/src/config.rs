@@ -92,6 +92,19 @@ pub struct Config {
     pub mux_webhook_secret: Secret,
     /// Mux API base URL (`LMS_MUX_API_URL`, `https://api.mux.com`).
     pub mux_api_url: String,
+    /// LiveKit server URL clients connect to (`LMS_LIVEKIT_URL`,
+    /// `wss://...`); API calls go to the same host over http(s). Unset
+    /// means no live classes can be joined.
+    pub livekit_url: Option<String>,
+    /// LiveKit API key (`LMS_LIVEKIT_API_KEY`), the `iss` of our tokens.
+    pub livekit_api_key: Option<String>,
+    /// LiveKit API secret (`LMS_LIVEKIT_API_SECRET`): signs room tokens
+    /// and verifies webhook deliveries.
+    pub livekit_api_secret: Secret,
+    /// Lifetime of a room token in seconds (`LMS_LIVEKIT_TOKEN_TTL_SECS`,
+    /// 6 hours). It only bounds when a participant may join or rejoin: a
+    /// class longer than this keeps everyone already in it.
+    pub livekit_token_ttl_secs: u64,
 }
 
 impl Default for Config {
@@ -129,6 +142,10 @@ impl Default for Config {
             mux_signing_private_key: Secret::default(),
             mux_webhook_secret: Secret::default(),
             mux_api_url: "https://api.mux.com".to_owned(),
+            livekit_url: None,
+            livekit_api_key: None,
+            livekit_api_secret: Secret::default(),
+            livekit_token_ttl_secs: 6 * 3600,
         }
     }
 }
@@ -270,6 +287,43 @@ impl Config {
                 bad("mux_webhook_secret", "is required when mux_token_id is set");
             }
         }
+        if !(60..=24 * 3600).contains(&self.livekit_token_ttl_secs) {
+            bad("livekit_token_ttl_secs", "must be between 60 and 86400");
+        }
+        // LiveKit needs all three settings; any one alone is a mistake.
+        let livekit = [
+            ("livekit_url", self.livekit_url.is_some()),
+            ("livekit_api_key", self.livekit_api_key.is_some()),
+            ("livekit_api_secret", !self.livekit_api_secret.is_empty()),
+        ];
+        if livekit.iter().any(|(_, set)| *set) {
+            for (field, set) in livekit {
+                if !set {
+                    bad(
+                        field,
+                        "is required when any of livekit_url, livekit_api_key, \
+                         livekit_api_secret is set",
+                    );
+                }
+            }
+        }
+        if let Some(url) = &self.livekit_url
+            && !["ws://", "wss://", "http://", "https://"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme) && url.len() > scheme.len())
+        {
+            bad(
+                "livekit_url",
+                "must be a ws://, wss://, http:// or https:// URL",
+            );
+        }
+        if self
+            .livekit_api_key
+            .as_deref()
+            .is_some_and(|key| key.trim().is_empty())
+        {
+            bad("livekit_api_key", "must not be empty");
+        }
         if let Some(schema) = &self.database_schema
             && !valid_schema_name(schema)
         {
@@ -322,6 +376,32 @@ mod tests {
         for bad in ["", "School", "1abc", "a-b", "a;drop", &"a".repeat(64)] {
             assert!(!valid_schema_name(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn livekit_settings_come_all_together_or_not_at_all() {
+        let mut config = Config::with_jwt_secret("x".repeat(32));
+        config.livekit_api_key = Some("key".into());
+        let err = config.validate().unwrap_err();
+        let fields: Vec<_> = err.fields().iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["livekit_url", "livekit_api_secret"]);
+        config.livekit_url = Some("wss://live.example.com".into());
+        config.livekit_api_secret = "livekit-secret".into();
+        config.validate().unwrap();
+        config.livekit_url = Some("live.example.com".into());
+        config.livekit_token_ttl_secs = 10;
+        let err = config.validate().unwrap_err();
+        let fields: Vec<_> = err.fields().iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["livekit_token_ttl_secs", "livekit_url"]);
+    }
+
+    #[test]
+    fn debug_never_shows_the_livekit_secret() {
+        let config = Config {
+            livekit_api_secret: "livekit-very-secret".into(),
+            ..Config::with_jwt_secret("x".repeat(32))
+        };
+        assert!(!format!("{config:?}").contains("livekit-very-secret"));
     }
 
     #[test]

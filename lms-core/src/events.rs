@@ -101,6 +101,19 @@ pub mod kinds {
     pub const ASSET_VIDEO_ERRORED: &str = "asset.video_errored";
     /// The video was deleted at the provider.
     pub const ASSET_VIDEO_DELETED: &str = "asset.video_deleted";
+    /// A live class was scheduled (payload: title, starts_at, room).
+    pub const LIVE_SESSION_SCHEDULED: &str = "live_session.scheduled";
+    /// A scheduled live class changed (payload: the changed field names).
+    pub const LIVE_SESSION_UPDATED: &str = "live_session.updated";
+    /// A scheduled live class was called off.
+    pub const LIVE_SESSION_CANCELLED: &str = "live_session.cancelled";
+    /// The live class's room opened (LiveKit `room_started`).
+    pub const LIVE_SESSION_STARTED: &str = "live_session.started";
+    /// The live class's room closed (LiveKit `room_finished`).
+    pub const LIVE_SESSION_ENDED: &str = "live_session.ended";
+    /// A streaming-software ingress was created for the class (payload:
+    /// ingress id and type, never the stream key).
+    pub const LIVE_SESSION_INGRESS_CREATED: &str = "live_session.ingress_created";
 }
 
 /// One row of the log.

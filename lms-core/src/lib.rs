@@ -40,6 +40,8 @@
 //! - [`progress`]: completed lectures, resume positions, course figures.
 //! - [`media`]: presigned uploads to object storage (local or S3), signed
 //!   playback (Mux) and lecture files.
+//! - [`live`]: live classes in LiveKit rooms: scheduling, room tokens,
+//!   webhooks and ingresses.
 //! - [`signing`]: HMAC helpers and the `t=,v1=` webhook signature scheme.
 //! - [`events`]: the append-only event log.
 //! - [`store`]: the store traits, SQLite and PostgreSQL, migrations and the
@@ -54,6 +56,7 @@ pub mod domain;
 pub mod enrollment;
 pub mod error;
 pub mod events;
+pub mod live;
 pub mod media;
 pub mod progress;
 pub mod signing;
@@ -75,11 +78,16 @@ pub use catalog::{
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::Config;
 pub use domain::{
-    AssetId, CourseId, EnrollmentId, LectureId, Role, Secret, SectionId, SessionId, UserId,
+    AssetId, CourseId, EnrollmentId, LectureId, LiveSessionId, Role, Secret, SectionId, SessionId,
+    UserId,
 };
 pub use enrollment::{Enrollee, Enrollment, GrantInput, GrantRow, LearnerEnrollment};
 pub use error::{Error, ErrorKind, FieldError, Result};
 pub use events::{Event, EventQuery};
+pub use live::{
+    IngressInput, LiveIngress, LiveSession, LiveSessionInput, LiveSessionUpdate, LiveStatus,
+    LiveToken,
+};
 pub use media::{
     Asset, Attachment, LocalStorage, ObjectStorage, Playback, S3Storage, UploadInput,
     UploadPurpose, UploadTicket, WebhookReceipt,
@@ -107,6 +115,8 @@ struct Inner {
     local: Option<media::LocalStorage>,
     /// Mux, when configured.
     mux: Option<media::Mux>,
+    /// LiveKit, when configured.
+    livekit: Option<live::LiveKit>,
     /// Rate-limit hits seen by this handle, to prune drained buckets now
     /// and then (see `accounts::throttle`).
     throttle_hits: std::sync::atomic::AtomicU64,
@@ -231,6 +241,7 @@ impl LmsBuilder {
                 (Arc::new(local.clone()), Some(local))
             }
         };
+        let livekit = live::LiveKit::from_config(&self.config, http.clone());
         let mux = media::Mux::from_config(&self.config, http)?;
         Ok(Lms {
             inner: Arc::new(Inner {
@@ -242,6 +253,7 @@ impl LmsBuilder {
                 storage,
                 local,
                 mux,
+                livekit,
                 throttle_hits: std::sync::atomic::AtomicU64::new(0),
             }),
         })

@@ -177,6 +177,35 @@ pub struct Settings {
     #[arg(long, env = "LMS_LOG_JSON")]
     pub log_json: bool,
 
+    /// LiveKit server URL clients connect to (`wss://...`); API calls go to
+    /// the same host over https. Set it with the key and secret, or none
+    #[arg(long, env = "LMS_LIVEKIT_URL", value_name = "URL")]
+    pub livekit_url: Option<String>,
+
+    /// LiveKit API key
+    #[arg(long, env = "LMS_LIVEKIT_API_KEY", value_name = "KEY")]
+    pub livekit_api_key: Option<String>,
+
+    /// LiveKit API secret: signs room tokens, checks LiveKit's webhooks
+    #[arg(
+        long,
+        env = "LMS_LIVEKIT_API_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true,
+        value_parser = parse_key
+    )]
+    pub livekit_api_secret: Option<Secret>,
+
+    /// Seconds a LiveKit room token admits its holder
+    #[arg(
+        long,
+        env = "LMS_LIVEKIT_TOKEN_TTL_SECS",
+        value_name = "SECS",
+        default_value_t = Config::default().livekit_token_ttl_secs,
+        value_parser = clap::value_parser!(u64).range(60..=86400)
+    )]
+    pub livekit_token_ttl_secs: u64,
+
     #[command(flatten)]
     pub media: MediaSettings,
 }
@@ -383,6 +412,10 @@ impl Settings {
             mux_signing_private_key: secret(&m.mux_signing_private_key),
             mux_webhook_secret: secret(&m.mux_webhook_secret),
             mux_api_url: m.mux_api_url.clone(),
+            livekit_url: self.livekit_url.clone(),
+            livekit_api_key: self.livekit_api_key.clone(),
+            livekit_api_secret: self.livekit_api_secret.clone().unwrap_or_default(),
+            livekit_token_ttl_secs: self.livekit_token_ttl_secs,
             ..defaults
         })
     }
@@ -542,6 +575,31 @@ mod tests {
         ] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
+    }
+
+    #[test]
+    fn livekit_settings_reach_the_core_config() {
+        let s = parse(&[
+            "--livekit-url",
+            "wss://live.example.com",
+            "--livekit-api-key",
+            "APIkey",
+            "--livekit-api-secret",
+            "lk-secret",
+            "--livekit-token-ttl-secs",
+            "3600",
+            "--jwt-secret",
+            &"k".repeat(32),
+        ])
+        .unwrap();
+        let core = s.core_config(None).unwrap();
+        assert_eq!(core.livekit_url.as_deref(), Some("wss://live.example.com"));
+        assert_eq!(core.livekit_api_key.as_deref(), Some("APIkey"));
+        assert_eq!(core.livekit_api_secret.expose(), "lk-secret");
+        assert_eq!(core.livekit_token_ttl_secs, 3600);
+        assert!(!format!("{s:?}").contains("lk-secret"));
+        assert!(parse(&["--livekit-token-ttl-secs", "5"]).is_err());
+        assert!(parse(&["--livekit-api-secret", " "]).is_err());
     }
 
     #[test]

@@ -22,13 +22,17 @@ use std::sync::OnceLock;
 
 use http::{Method, StatusCode};
 use hyper::body::Bytes;
-use lms_core::media::{Asset, Attachment, Playback, UploadTicket, WebhookReceipt};
+use lms_core::media::{Asset, Attachment, Playback, UploadTicket};
 use lms_core::{
     AccessToken, AuthSession, CatalogPage, Course, CourseDetail, CourseInput, CourseProgress,
     CourseUpdate, Credentials, Enrollee, Enrollment, GrantRow, LearnerEnrollment, Lecture,
     LectureInput, LectureMove, LectureUpdate, LectureView, PasswordChange, ProfileUpdate,
     ProgressUpdate, Registration, Role, Section, SectionInput, UploadInput, User, UserQuery,
     domain::Level,
+};
+use lms_core::{
+    IngressInput, LiveIngress, LiveSession, LiveSessionInput, LiveSessionUpdate, LiveToken,
+    WebhookReceipt,
 };
 use utoipa::ToSchema;
 use utoipa::openapi::path::{
@@ -123,7 +127,7 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
     (
         502,
         "BadGateway",
-        "A provider (storage, Mux) failed or refused the call (`provider`).",
+        "A provider (storage, Mux, LiveKit) failed or refused the call (`provider`).",
     ),
     (
         503,
@@ -528,6 +532,61 @@ fn spec(route: Route, s: &mut Schemas) -> Spec {
                 .description(Some("An OpenAPI 3.1 document"))
                 .into())
             .cached(),
+        Route::CreateLiveSession => Spec::new("live", "Schedule a live class on a course", Signed)
+            .body(s.of::<LiveSessionInput>())
+            .created(s.of::<LiveSession>(), true)
+            .errors(&[403, 404]),
+        Route::CourseLiveSessions => Spec::new(
+            "live",
+            "A course's live classes (owner, admins, enrolled learners)",
+            Optional,
+        )
+        .ok(s.items::<LiveSession>())
+        .errors(&[403, 404]),
+        Route::GetLiveSession => Spec::new("live", "A live class", Optional)
+            .ok(s.of::<LiveSession>())
+            .errors(&[403, 404]),
+        Route::UpdateLiveSession => Spec::new("live", "Change a scheduled live class", Signed)
+            .body(s.of::<LiveSessionUpdate>())
+            .ok(s.of::<LiveSession>())
+            .errors(&[403, 404, 409]),
+        Route::CancelLiveSession => Spec::new("live", "Cancel a scheduled live class", Signed)
+            .ok(s.of::<LiveSession>())
+            .errors(&[403, 404, 409]),
+        Route::LiveToken => Spec::new(
+            "live",
+            "A LiveKit room token: hosts publish, enrolled learners watch",
+            Signed,
+        )
+        .ok(s.of::<LiveToken>())
+        .errors(&[403, 404, 409]),
+        Route::CreateIngress => Spec::new(
+            "live",
+            "An RTMP or WHIP ingress for streaming software (owner, admins)",
+            Signed,
+        )
+        .body(s.of::<IngressInput>())
+        .ok(s.of::<LiveIngress>())
+        .errors(&[403, 404, 409, 502]),
+        Route::LiveKitWebhook => Spec::new(
+            "live",
+            "LiveKit's webhook (`Authorization`: its JWT with the body's sha256)",
+            Anyone,
+        )
+        .body(
+            ObjectBuilder::new()
+                .description(Some(
+                    "A LiveKit webhook event (`application/webhook+json`), checked as signed",
+                ))
+                .property("event", string())
+                .property("id", string())
+                .property("room", ObjectBuilder::new())
+                .required("event")
+                .required("id")
+                .into(),
+        )
+        .ok(s.of::<WebhookReceipt>())
+        .errors(&[401, 404]),
     }
 }
 
@@ -586,6 +645,7 @@ fn path_param(route: Route, name: &str) -> (Parameter, bool) {
             string(),
             false,
         ),
+        (_, "live_session") => ("The live session id", uuid(), true),
         _ => panic!("path parameter {name} of {route:?} is not documented"),
     };
     let parameter = ParameterBuilder::new()
@@ -915,6 +975,7 @@ fn build() -> OpenApi {
         ("progress", "Completed lectures and resume positions"),
         ("media", "Uploads, files and video playback"),
         ("webhooks", "Events from providers, checked by signature"),
+        ("live", "Live classes in LiveKit rooms"),
         ("meta", "About the API itself"),
     ]
     .map(|(name, description)| {

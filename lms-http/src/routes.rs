@@ -9,7 +9,8 @@
 use http::Method;
 
 use crate::handlers::{
-    Ctx, Reply, auth, courses, enrollments, health, lectures, me, media, progress, sections, users,
+    Ctx, Reply, auth, courses, enrollments, health, lectures, live, me, media, progress, sections,
+    users,
 };
 use crate::metrics;
 use crate::problem::Problem;
@@ -66,6 +67,14 @@ pub enum Route {
     UploadFile,
     DownloadFile,
     OpenApi,
+    CreateLiveSession,
+    CourseLiveSessions,
+    GetLiveSession,
+    UpdateLiveSession,
+    CancelLiveSession,
+    LiveToken,
+    CreateIngress,
+    LiveKitWebhook,
 }
 
 /// (method, path pattern, route). The patterns are what request logs show.
@@ -217,6 +226,46 @@ pub(crate) const TABLE: &[(Method, &str, Route)] = &[
     (Method::PUT, "/media/{*key}", Route::UploadFile),
     (Method::GET, "/media/{*key}", Route::DownloadFile),
     (Method::GET, "/api/v1/openapi.json", Route::OpenApi),
+    (
+        Method::POST,
+        "/api/v1/courses/{course}/live-sessions",
+        Route::CreateLiveSession,
+    ),
+    (
+        Method::GET,
+        "/api/v1/courses/{course}/live-sessions",
+        Route::CourseLiveSessions,
+    ),
+    (
+        Method::GET,
+        "/api/v1/live-sessions/{live_session}",
+        Route::GetLiveSession,
+    ),
+    (
+        Method::PATCH,
+        "/api/v1/live-sessions/{live_session}",
+        Route::UpdateLiveSession,
+    ),
+    (
+        Method::DELETE,
+        "/api/v1/live-sessions/{live_session}",
+        Route::CancelLiveSession,
+    ),
+    (
+        Method::POST,
+        "/api/v1/live-sessions/{live_session}/token",
+        Route::LiveToken,
+    ),
+    (
+        Method::POST,
+        "/api/v1/live-sessions/{live_session}/ingress",
+        Route::CreateIngress,
+    ),
+    (
+        Method::POST,
+        "/api/v1/webhooks/livekit",
+        Route::LiveKitWebhook,
+    ),
 ];
 
 /// The order methods are listed in an `Allow` header.
@@ -404,6 +453,14 @@ pub(crate) async fn dispatch(route: Route, ctx: Ctx<'_>) -> Result<Reply, Proble
             "file routes are streamed by crate::files, not dispatched",
         )),
         Route::OpenApi => crate::openapi::serve(ctx).await,
+        Route::CreateLiveSession => live::create(ctx).await,
+        Route::CourseLiveSessions => live::list(ctx).await,
+        Route::GetLiveSession => live::get(ctx).await,
+        Route::UpdateLiveSession => live::update(ctx).await,
+        Route::CancelLiveSession => live::cancel(ctx).await,
+        Route::LiveToken => live::token(ctx).await,
+        Route::CreateIngress => live::ingress(ctx).await,
+        Route::LiveKitWebhook => live::webhook(ctx).await,
     }
 }
 

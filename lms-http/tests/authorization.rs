@@ -15,6 +15,7 @@ use common::{PASSWORD, Session, TestApp, http_config};
 use http::Method;
 use lms_core::{Lms, Role};
 use lms_http::{App, Route};
+use lms_tests::fake::FakeApi;
 use serde_json::{Value, json};
 
 on_both_stores!(every_route_answers_each_principal_as_the_rules_say);
@@ -72,6 +73,12 @@ fn expected(route: Route) -> Row {
         // Storage links are opened by their signature alone: no bearer token
         // opens a private file, an admin's neither.
         UploadFile | DownloadFile => [403; 6],
+        CreateLiveSession => [401, 403, 403, 201, 403, 201],
+        // Live classes are for those who may open the course's lectures.
+        CourseLiveSessions | GetLiveSession | LiveToken => [401, 403, 200, 200, 403, 200],
+        UpdateLiveSession | CancelLiveSession | CreateIngress => [401, 403, 403, 200, 403, 200],
+        // Only LiveKit's signature admits a delivery, never a user's token.
+        LiveKitWebhook => [401; 6],
     }
 }
 
@@ -243,6 +250,21 @@ async fn course(t: &TestApp, people: &People) -> Course {
     }
 }
 
+/// A scheduled live class on the course, by the operator.
+async fn live_session(t: &TestApp, course: &Course) -> String {
+    let course = lms_core::CourseId::parse("course", &course.id).unwrap();
+    let input = lms_core::LiveSessionInput {
+        title: "Matrix class".into(),
+        starts_at: t.lms.now() + chrono::Duration::hours(1),
+    };
+    let session = t
+        .lms
+        .create_live_session(&lms_core::Actor::System, course, input)
+        .await
+        .unwrap();
+    session.id.to_string()
+}
+
 /// The body a route needs to succeed for someone allowed to call it.
 async fn body(t: &TestApp, route: Route, people: &People, course: &Course) -> Option<Value> {
     let unique = uuid::Uuid::now_v7().simple().to_string();
@@ -281,6 +303,13 @@ async fn body(t: &TestApp, route: Route, people: &People, course: &Course) -> Op
             "lecture_id": course.lecture,
         }),
         Route::MuxWebhook => json!({"type": "video.asset.ready", "id": unique}),
+        Route::CreateLiveSession => json!({
+            "title": "Office hours",
+            "starts_at": (t.lms.now() + chrono::Duration::hours(1)).to_rfc3339(),
+        }),
+        Route::UpdateLiveSession => json!({"title": "Office hours, moved"}),
+        Route::CreateIngress => json!({"input_type": "rtmp"}),
+        Route::LiveKitWebhook => json!({"event": "room_started", "id": unique}),
         _ => return None,
     })
 }
@@ -306,6 +335,20 @@ async fn every_route_answers_each_principal_as_the_rules_say(t: TestApp) {
     let mut config = common::core_config();
     config.auth_rate_per_minute = 0;
     config.auth_account_rate_per_minute = 0;
+    // LiveKit on a loopback fake, so hosts' ingresses succeed; ingress ids
+    // are unique at LiveKit, so the fake numbers them.
+    let made = std::sync::atomic::AtomicU64::new(0);
+    let livekit = FakeApi::start(move |_| {
+        let n = made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (
+            http::StatusCode::OK,
+            json!({"ingress_id": format!("IN_{n}"), "url": "rtmp://x", "stream_key": "k"}),
+        )
+    })
+    .await;
+    config.livekit_url = Some(livekit.url.replacen("http://", "ws://", 1));
+    config.livekit_api_key = Some("APImatrix".into());
+    config.livekit_api_secret = "matrix-livekit-secret".into();
     let lms = Lms::builder(config)
         .store(t.lms.store().clone())
         .build()
@@ -330,7 +373,11 @@ async fn every_route_answers_each_principal_as_the_rules_say(t: TestApp) {
                 &shared
             };
             let course = course(&t, people).await;
-            let mut call = t.call(method.clone(), &path(pattern, route, people, &course));
+            let mut path = path(pattern, route, people, &course);
+            if pattern.contains("{live_session}") {
+                path = path.replace("{live_session}", &live_session(&t, &course).await);
+            }
+            let mut call = t.call(method.clone(), &path);
             if let Some(token) = people.token(principal) {
                 call = call.token(token);
             }

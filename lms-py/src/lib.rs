@@ -19,9 +19,10 @@ use std::net::IpAddr;
 use lms_core::{
     AccountUpdate, Actor, AssetId, AuthAction, CatalogQuery, Config, CourseExport, CourseId,
     CourseInput, CourseStatus, CourseUpdate, Credentials, EnrollmentId, Error, ErrorKind,
-    EventQuery, GrantInput, LectureId, LectureInput, LectureMove, LectureUpdate, NewAccount,
-    PasswordChange, ProfileUpdate, ProgressUpdate, Registration, Role, SectionId, SectionInput,
-    Timestamp, UploadInput, UserId, UserQuery,
+    EventQuery, GrantInput, IngressInput, LectureId, LectureInput, LectureMove, LectureUpdate,
+    LiveSessionId, LiveSessionInput, LiveSessionUpdate, NewAccount, PasswordChange, ProfileUpdate,
+    ProgressUpdate, Registration, Role, SectionId, SectionInput, Timestamp, UploadInput, UserId,
+    UserQuery,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -1113,6 +1114,130 @@ impl PyLms {
         run(py, "CourseProgress", async move {
             lms.reset_progress(&actor, CourseId::parse("course_id", &course_id)?)
                 .await
+        })
+    }
+    // ----- live classes -----
+
+    /// Schedules a live class on a course (owner or admin): `title`,
+    /// `starts_at` (RFC 3339 text or an aware datetime).
+    #[pyo3(signature = (actor, course_id, **fields))]
+    fn create_live_session<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        course_id: String,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor, body) = (self.lms.clone(), actor.get().0, kwargs(fields)?);
+        run(py, "LiveSession", async move {
+            let id = CourseId::parse("course_id", &course_id)?;
+            let input: LiveSessionInput = from_value(body)?;
+            lms.create_live_session(&actor, id, input).await
+        })
+    }
+
+    /// A course's live classes by start (owner, admins, enrolled learners).
+    fn live_sessions<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        course_id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor) = (self.lms.clone(), actor.get().0);
+        run(py, "LiveSession", async move {
+            lms.live_sessions(&actor, CourseId::parse("course_id", &course_id)?)
+                .await
+        })
+    }
+
+    /// One live class.
+    fn live_session<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        live_session_id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor) = (self.lms.clone(), actor.get().0);
+        run(py, "LiveSession", async move {
+            let id = LiveSessionId::parse("live_session_id", &live_session_id)?;
+            lms.live_session(&actor, id).await
+        })
+    }
+
+    /// Changes a scheduled class: `title`, `starts_at`.
+    #[pyo3(signature = (actor, live_session_id, **fields))]
+    fn update_live_session<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        live_session_id: String,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor, body) = (self.lms.clone(), actor.get().0, kwargs(fields)?);
+        run(py, "LiveSession", async move {
+            let id = LiveSessionId::parse("live_session_id", &live_session_id)?;
+            let update: LiveSessionUpdate = from_value(body)?;
+            lms.update_live_session(&actor, id, update).await
+        })
+    }
+
+    /// Cancels a class that has not started.
+    fn cancel_live_session<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        live_session_id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor) = (self.lms.clone(), actor.get().0);
+        run(py, "LiveSession", async move {
+            let id = LiveSessionId::parse("live_session_id", &live_session_id)?;
+            lms.cancel_live_session(&actor, id).await
+        })
+    }
+
+    /// A LiveKit room token for the class: hosts publish, enrolled learners
+    /// watch.
+    fn live_token<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        live_session_id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor) = (self.lms.clone(), actor.get().0);
+        run(py, "LiveToken", async move {
+            let id = LiveSessionId::parse("live_session_id", &live_session_id)?;
+            lms.live_token(&actor, id).await
+        })
+    }
+
+    /// An RTMP or WHIP ingress for streaming software (owner or admin).
+    fn create_ingress<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        live_session_id: String,
+        input_type: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor) = (self.lms.clone(), actor.get().0);
+        run(py, "LiveIngress", async move {
+            let id = LiveSessionId::parse("live_session_id", &live_session_id)?;
+            lms.create_ingress(&actor, id, IngressInput { input_type })
+                .await
+        })
+    }
+
+    /// A LiveKit webhook delivery: the `Authorization` header as received
+    /// and the raw body, exactly as signed.
+    #[pyo3(signature = (authorization, body))]
+    fn livekit_webhook<'py>(
+        &self,
+        py: Python<'py>,
+        authorization: Option<String>,
+        body: Vec<u8>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let lms = self.lms.clone();
+        run(py, "WebhookReceipt", async move {
+            lms.livekit_webhook(authorization.as_deref(), &body).await
         })
     }
 }

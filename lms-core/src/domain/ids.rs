@@ -92,6 +92,11 @@ typed_id!(
     AssetId,
     "upload"
 );
+typed_id!(
+    /// Identifies a live class of a course.
+    LiveSessionId,
+    "live session"
+);
 
 #[cfg(test)]
 mod tests {

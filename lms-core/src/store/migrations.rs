@@ -36,6 +36,7 @@ pub(crate) static SQLITE: Embedded = &[
         include_str!("migrations/sqlite/0004_catalog_indexes.sql"),
     ),
     (5, "media", include_str!("migrations/sqlite/0005_media.sql")),
+    (6, "live", include_str!("migrations/sqlite/0006_live.sql")),
 ];
 
 pub(crate) static POSTGRES: Embedded = &[
@@ -64,6 +65,7 @@ pub(crate) static POSTGRES: Embedded = &[
         "media",
         include_str!("migrations/postgres/0005_media.sql"),
     ),
+    (6, "live", include_str!("migrations/postgres/0006_live.sql")),
 ];
 
 #[derive(Debug)]

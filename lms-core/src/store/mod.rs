@@ -24,6 +24,7 @@ use crate::events::{Event, EventQuery};
 pub mod conformance;
 pub mod courses;
 pub mod enrollment;
+pub mod live;
 pub mod media;
 mod migrations;
 mod postgres;
@@ -32,6 +33,7 @@ mod sqlite;
 
 pub use courses::CourseStore;
 pub use enrollment::EnrollmentStore;
+pub use live::LiveStore;
 pub use media::MediaStore;
 pub use migrations::MigrationStatus;
 pub use postgres::PostgresStore;
@@ -477,7 +479,7 @@ pub trait EventStore: Send + Sync {
 /// Everything the core needs from a store.
 #[async_trait]
 pub trait Store:
-    AccountStore + EventStore + CourseStore + EnrollmentStore + MediaStore + Debug
+    AccountStore + EventStore + CourseStore + EnrollmentStore + MediaStore + LiveStore + Debug
 {
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;

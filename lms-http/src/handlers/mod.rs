@@ -7,6 +7,7 @@ pub mod courses;
 pub mod enrollments;
 pub mod health;
 pub mod lectures;
+pub mod live;
 pub mod me;
 pub mod media;
 pub mod progress;

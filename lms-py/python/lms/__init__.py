@@ -41,6 +41,9 @@ from ._records import (
     LearnerEnrollment,
     Lecture,
     LectureView,
+    LiveIngress,
+    LiveSession,
+    LiveToken,
     Record,
     Section,
     Stats,
@@ -88,5 +91,8 @@ __all__ = [
     "Asset",
     "Playback",
     "Attachment",
+    "LiveSession",
+    "LiveToken",
+    "LiveIngress",
     "WebhookReceipt",
 ]

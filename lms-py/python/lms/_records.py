@@ -38,6 +38,9 @@ __all__ = [
     "Asset",
     "Playback",
     "Attachment",
+    "LiveSession",
+    "LiveToken",
+    "LiveIngress",
     "WebhookReceipt",
 ]
 
@@ -310,8 +313,40 @@ class Attachment(Record):
 
 class WebhookReceipt(Record):
     """What a webhook delivery did: ``applied``, ``ignored`` or ``duplicate``."""
+class LiveSession(Record):
+    """A live class in a LiveKit room; ``ingress`` only for its hosts."""
 
-    outcome: str
+    id: str
+    course_id: str
+    title: str
+    starts_at: str
+    status: str
+    room_name: str
+    created_by: str
+    ingress: Optional[Record]
+    started_at: Optional[str]
+    ended_at: Optional[str]
+
+
+class LiveToken(Record):
+    """A LiveKit access token, the server URL and the room it joins."""
+
+    live_session_id: str
+    url: str
+    room_name: str
+    identity: str
+    role: str
+    token: str
+    expires_at: str
+
+
+class LiveIngress(Record):
+    """Where streaming software sends a class: keep the stream key secret."""
+
+    ingress_id: str
+    input_type: str
+    url: str
+    stream_key: str
 
 
 _KINDS: Dict[str, Type[Record]] = {name: globals()[name] for name in __all__}
