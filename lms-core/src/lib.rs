@@ -40,6 +40,8 @@
 //! - [`progress`]: completed lectures, resume positions, course figures.
 //! - [`media`]: presigned uploads to object storage (local or S3), signed
 //!   playback (Mux) and lecture files.
+//! - [`payments`]: checkout (Stripe, Razorpay, manual), provider webhooks,
+//!   refunds, coupons and reconciliation.
 //! - [`signing`]: HMAC helpers and the `t=,v1=` webhook signature scheme.
 //! - [`events`]: the append-only event log.
 //! - [`store`]: the store traits, SQLite and PostgreSQL, migrations and the
@@ -55,6 +57,7 @@ pub mod enrollment;
 pub mod error;
 pub mod events;
 pub mod media;
+pub mod payments;
 pub mod progress;
 pub mod signing;
 pub mod store;
@@ -75,7 +78,8 @@ pub use catalog::{
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::Config;
 pub use domain::{
-    AssetId, CourseId, EnrollmentId, LectureId, Role, Secret, SectionId, SessionId, UserId,
+    AssetId, CouponId, CourseId, EnrollmentId, LectureId, OrderId, Role, Secret, SectionId,
+    SessionId, UserId,
 };
 pub use enrollment::{Enrollee, Enrollment, GrantInput, GrantRow, LearnerEnrollment};
 pub use error::{Error, ErrorKind, FieldError, Result};
@@ -83,6 +87,10 @@ pub use events::{Event, EventQuery};
 pub use media::{
     Asset, Attachment, LocalStorage, ObjectStorage, Playback, S3Storage, UploadInput,
     UploadPurpose, UploadTicket, WebhookReceipt,
+};
+pub use payments::{
+    CheckoutAnswer, CheckoutInput, Coupon, CouponCheck, CouponInput, CouponQuote, Order,
+    OrderQuery, OrderStatus, Provider, RazorpayVerifyInput, ReconcileReport, RefundInput,
 };
 pub use progress::{CourseProgress, ProgressUpdate};
 pub use store::{Stats, Store, User, UserQuery};
@@ -107,6 +115,8 @@ struct Inner {
     local: Option<media::LocalStorage>,
     /// Mux, when configured.
     mux: Option<media::Mux>,
+    /// Stripe and Razorpay, when configured.
+    payments: payments::Providers,
     /// Rate-limit hits seen by this handle, to prune drained buckets now
     /// and then (see `accounts::throttle`).
     throttle_hits: std::sync::atomic::AtomicU64,
@@ -231,6 +241,7 @@ impl LmsBuilder {
                 (Arc::new(local.clone()), Some(local))
             }
         };
+        let payments = payments::Providers::from_config(&self.config, &http);
         let mux = media::Mux::from_config(&self.config, http)?;
         Ok(Lms {
             inner: Arc::new(Inner {
@@ -242,6 +253,7 @@ impl LmsBuilder {
                 storage,
                 local,
                 mux,
+                payments,
                 throttle_hits: std::sync::atomic::AtomicU64::new(0),
             }),
         })

@@ -92,6 +92,16 @@ typed_id!(
     AssetId,
     "upload"
 );
+typed_id!(
+    /// Identifies an order: one attempt to buy one course.
+    OrderId,
+    "order"
+);
+typed_id!(
+    /// Identifies a coupon.
+    CouponId,
+    "coupon"
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,9 @@ mod text;
 
 pub use course_fields::{Language, Level, Markdown, Subtitle, Tags, Title};
 pub use email::Email;
-pub use ids::{AssetId, CourseId, EnrollmentId, LectureId, SectionId, SessionId, UserId};
+pub use ids::{
+    AssetId, CouponId, CourseId, EnrollmentId, LectureId, OrderId, SectionId, SessionId, UserId,
+};
 pub use money::{Currency, Price};
 pub use password::Password;
 pub use role::Role;

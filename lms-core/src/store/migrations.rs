@@ -36,6 +36,11 @@ pub(crate) static SQLITE: Embedded = &[
         include_str!("migrations/sqlite/0004_catalog_indexes.sql"),
     ),
     (5, "media", include_str!("migrations/sqlite/0005_media.sql")),
+    (
+        7,
+        "payments",
+        include_str!("migrations/sqlite/0007_payments.sql"),
+    ),
 ];
 
 pub(crate) static POSTGRES: Embedded = &[
@@ -63,6 +68,11 @@ pub(crate) static POSTGRES: Embedded = &[
         5,
         "media",
         include_str!("migrations/postgres/0005_media.sql"),
+    ),
+    (
+        7,
+        "payments",
+        include_str!("migrations/postgres/0007_payments.sql"),
     ),
 ];
 

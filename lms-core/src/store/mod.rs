@@ -26,6 +26,7 @@ pub mod courses;
 pub mod enrollment;
 pub mod media;
 mod migrations;
+pub mod payments;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -34,6 +35,7 @@ pub use courses::CourseStore;
 pub use enrollment::EnrollmentStore;
 pub use media::MediaStore;
 pub use migrations::MigrationStatus;
+pub use payments::PaymentStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -477,7 +479,7 @@ pub trait EventStore: Send + Sync {
 /// Everything the core needs from a store.
 #[async_trait]
 pub trait Store:
-    AccountStore + EventStore + CourseStore + EnrollmentStore + MediaStore + Debug
+    AccountStore + EventStore + CourseStore + EnrollmentStore + MediaStore + PaymentStore + Debug
 {
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;

@@ -22,6 +22,7 @@
 pub(crate) mod courses;
 pub(crate) mod enrollment;
 pub(crate) mod media;
+pub(crate) mod payments;
 
 use serde_json::json;
 
@@ -830,6 +831,7 @@ macro_rules! sql_store {
         $crate::store::sql::courses::courses_sql!($store, $db, $row);
         $crate::store::sql::enrollment::enrollment_sql!($store, $db, $row);
         $crate::store::sql::media::media_sql!($store, $db, $row);
+        $crate::store::sql::payments::payments_sql!($store, $db, $row);
     };
 }
 
