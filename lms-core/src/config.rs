@@ -105,6 +105,23 @@ pub struct Config {
     /// 6 hours). It only bounds when a participant may join or rejoin: a
     /// class longer than this keeps everyone already in it.
     pub livekit_token_ttl_secs: u64,
+    /// Stripe secret API key (`LMS_STRIPE_SECRET_KEY`, `sk_...`); unset
+    /// means no Stripe checkout.
+    pub stripe_secret_key: Secret,
+    /// Signing secret of the Stripe webhook endpoint
+    /// (`LMS_STRIPE_WEBHOOK_SECRET`, `whsec_...`).
+    pub stripe_webhook_secret: Secret,
+    /// Stripe API base URL (`LMS_STRIPE_API_URL`, `https://api.stripe.com`).
+    pub stripe_api_url: String,
+    /// Razorpay key id (`LMS_RAZORPAY_KEY_ID`); unset means no Razorpay
+    /// checkout.
+    pub razorpay_key_id: Option<String>,
+    /// Razorpay key secret (`LMS_RAZORPAY_KEY_SECRET`).
+    pub razorpay_key_secret: Secret,
+    /// Secret of the Razorpay webhook (`LMS_RAZORPAY_WEBHOOK_SECRET`).
+    pub razorpay_webhook_secret: Secret,
+    /// Razorpay API base URL (`LMS_RAZORPAY_API_URL`, `https://api.razorpay.com`).
+    pub razorpay_api_url: String,
 }
 
 impl Default for Config {
@@ -146,6 +163,13 @@ impl Default for Config {
             livekit_api_key: None,
             livekit_api_secret: Secret::default(),
             livekit_token_ttl_secs: 6 * 3600,
+            stripe_secret_key: Secret::default(),
+            stripe_webhook_secret: Secret::default(),
+            stripe_api_url: "https://api.stripe.com".to_owned(),
+            razorpay_key_id: None,
+            razorpay_key_secret: Secret::default(),
+            razorpay_webhook_secret: Secret::default(),
+            razorpay_api_url: "https://api.razorpay.com".to_owned(),
         }
     }
 }
@@ -250,6 +274,8 @@ impl Config {
         for (field, url) in [
             ("public_url", Some(&self.public_url)),
             ("mux_api_url", Some(&self.mux_api_url)),
+            ("stripe_api_url", Some(&self.stripe_api_url)),
+            ("razorpay_api_url", Some(&self.razorpay_api_url)),
             ("s3_endpoint", self.s3_endpoint.as_ref()),
             ("s3_public_base_url", self.s3_public_base_url.as_ref()),
         ] {
@@ -323,6 +349,26 @@ impl Config {
             .is_some_and(|key| key.trim().is_empty())
         {
             bad("livekit_api_key", "must not be empty");
+        }
+        if !self.stripe_secret_key.is_empty() && self.stripe_webhook_secret.is_empty() {
+            bad(
+                "stripe_webhook_secret",
+                "is required when stripe_secret_key is set",
+            );
+        }
+        if self.razorpay_key_id.is_some() {
+            if self.razorpay_key_secret.is_empty() {
+                bad(
+                    "razorpay_key_secret",
+                    "is required when razorpay_key_id is set",
+                );
+            }
+            if self.razorpay_webhook_secret.is_empty() {
+                bad(
+                    "razorpay_webhook_secret",
+                    "is required when razorpay_key_id is set",
+                );
+            }
         }
         if let Some(schema) = &self.database_schema
             && !valid_schema_name(schema)
@@ -402,6 +448,25 @@ mod tests {
             ..Config::with_jwt_secret("x".repeat(32))
         };
         assert!(!format!("{config:?}").contains("livekit-very-secret"));
+    }
+
+    #[test]
+    fn a_payment_provider_needs_all_its_secrets() {
+        let mut config = Config::with_jwt_secret("x".repeat(32));
+        config.stripe_secret_key = "sk_test_1".into();
+        config.razorpay_key_id = Some("rzp_test_1".into());
+        config.razorpay_api_url = "ftp://nope".into();
+        let err = config.validate().unwrap_err();
+        let fields: Vec<_> = err.fields().iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "razorpay_api_url",
+                "stripe_webhook_secret",
+                "razorpay_key_secret",
+                "razorpay_webhook_secret"
+            ]
+        );
     }
 
     #[test]

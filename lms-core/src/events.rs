@@ -114,6 +114,25 @@ pub mod kinds {
     /// A streaming-software ingress was created for the class (payload:
     /// ingress id and type, never the stream key).
     pub const LIVE_SESSION_INGRESS_CREATED: &str = "live_session.ingress_created";
+    /// A learner started a checkout (payload: provider, amounts, coupon).
+    pub const ORDER_CREATED: &str = "order.created";
+    /// An order's payment was confirmed and the learner enrolled.
+    pub const ORDER_PAID: &str = "order.paid";
+    /// An order was refunded in full; its enrollment was revoked.
+    pub const ORDER_REFUNDED: &str = "order.refunded";
+    /// Part of an order was refunded; the enrollment stays.
+    pub const ORDER_PARTIALLY_REFUNDED: &str = "order.partially_refunded";
+    /// The provider reported the payment failed.
+    pub const ORDER_FAILED: &str = "order.failed";
+    /// The checkout expired unpaid.
+    pub const ORDER_EXPIRED: &str = "order.expired";
+    /// A payment did not match its order (payload: reason); an admin
+    /// decides.
+    pub const ORDER_FLAGGED: &str = "order.flagged";
+    /// A coupon was created.
+    pub const COUPON_CREATED: &str = "coupon.created";
+    /// A coupon was disabled.
+    pub const COUPON_DISABLED: &str = "coupon.disabled";
 }
 
 /// One row of the log.

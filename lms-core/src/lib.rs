@@ -42,6 +42,8 @@
 //!   playback (Mux) and lecture files.
 //! - [`live`]: live classes in LiveKit rooms: scheduling, room tokens,
 //!   webhooks and ingresses.
+//! - [`payments`]: checkout (Stripe, Razorpay, manual), provider webhooks,
+//!   refunds, coupons and reconciliation.
 //! - [`signing`]: HMAC helpers and the `t=,v1=` webhook signature scheme.
 //! - [`events`]: the append-only event log.
 //! - [`store`]: the store traits, SQLite and PostgreSQL, migrations and the
@@ -58,6 +60,7 @@ pub mod error;
 pub mod events;
 pub mod live;
 pub mod media;
+pub mod payments;
 pub mod progress;
 pub mod signing;
 pub mod store;
@@ -78,8 +81,8 @@ pub use catalog::{
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::Config;
 pub use domain::{
-    AssetId, CourseId, EnrollmentId, LectureId, LiveSessionId, Role, Secret, SectionId, SessionId,
-    UserId,
+    AssetId, CouponId, CourseId, EnrollmentId, LectureId, LiveSessionId, OrderId, Role, Secret,
+    SectionId, SessionId, UserId,
 };
 pub use enrollment::{Enrollee, Enrollment, GrantInput, GrantRow, LearnerEnrollment};
 pub use error::{Error, ErrorKind, FieldError, Result};
@@ -91,6 +94,10 @@ pub use live::{
 pub use media::{
     Asset, Attachment, LocalStorage, ObjectStorage, Playback, S3Storage, UploadInput,
     UploadPurpose, UploadTicket, WebhookReceipt,
+};
+pub use payments::{
+    CheckoutAnswer, CheckoutInput, Coupon, CouponCheck, CouponInput, CouponQuote, Order,
+    OrderQuery, OrderStatus, Provider, RazorpayVerifyInput, ReconcileReport, RefundInput,
 };
 pub use progress::{CourseProgress, ProgressUpdate};
 pub use store::{Stats, Store, User, UserQuery};
@@ -117,6 +124,8 @@ struct Inner {
     mux: Option<media::Mux>,
     /// LiveKit, when configured.
     livekit: Option<live::LiveKit>,
+    /// Stripe and Razorpay, when configured.
+    payments: payments::Providers,
     /// Rate-limit hits seen by this handle, to prune drained buckets now
     /// and then (see `accounts::throttle`).
     throttle_hits: std::sync::atomic::AtomicU64,
@@ -242,6 +251,7 @@ impl LmsBuilder {
             }
         };
         let livekit = live::LiveKit::from_config(&self.config, http.clone());
+        let payments = payments::Providers::from_config(&self.config, &http);
         let mux = media::Mux::from_config(&self.config, http)?;
         Ok(Lms {
             inner: Arc::new(Inner {
@@ -254,6 +264,7 @@ impl LmsBuilder {
                 local,
                 mux,
                 livekit,
+                payments,
                 throttle_hits: std::sync::atomic::AtomicU64::new(0),
             }),
         })

@@ -97,6 +97,16 @@ typed_id!(
     LiveSessionId,
     "live session"
 );
+typed_id!(
+    /// Identifies an order: one attempt to buy one course.
+    OrderId,
+    "order"
+);
+typed_id!(
+    /// Identifies a coupon.
+    CouponId,
+    "coupon"
+);
 
 #[cfg(test)]
 mod tests {

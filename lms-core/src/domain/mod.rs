@@ -14,7 +14,8 @@ mod text;
 pub use course_fields::{Language, Level, Markdown, Subtitle, Tags, Title};
 pub use email::Email;
 pub use ids::{
-    AssetId, CourseId, EnrollmentId, LectureId, LiveSessionId, SectionId, SessionId, UserId,
+    AssetId, CouponId, CourseId, EnrollmentId, LectureId, LiveSessionId, OrderId, SectionId,
+    SessionId, UserId,
 };
 pub use money::{Currency, Price};
 pub use password::Password;

@@ -37,6 +37,11 @@ pub(crate) static SQLITE: Embedded = &[
     ),
     (5, "media", include_str!("migrations/sqlite/0005_media.sql")),
     (6, "live", include_str!("migrations/sqlite/0006_live.sql")),
+    (
+        7,
+        "payments",
+        include_str!("migrations/sqlite/0007_payments.sql"),
+    ),
 ];
 
 pub(crate) static POSTGRES: Embedded = &[
@@ -66,6 +71,11 @@ pub(crate) static POSTGRES: Embedded = &[
         include_str!("migrations/postgres/0005_media.sql"),
     ),
     (6, "live", include_str!("migrations/postgres/0006_live.sql")),
+    (
+        7,
+        "payments",
+        include_str!("migrations/postgres/0007_payments.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -27,6 +27,7 @@ pub mod enrollment;
 pub mod live;
 pub mod media;
 mod migrations;
+pub mod payments;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -36,6 +37,7 @@ pub use enrollment::EnrollmentStore;
 pub use live::LiveStore;
 pub use media::MediaStore;
 pub use migrations::MigrationStatus;
+pub use payments::PaymentStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -479,7 +481,14 @@ pub trait EventStore: Send + Sync {
 /// Everything the core needs from a store.
 #[async_trait]
 pub trait Store:
-    AccountStore + EventStore + CourseStore + EnrollmentStore + MediaStore + LiveStore + Debug
+    AccountStore
+    + EventStore
+    + CourseStore
+    + EnrollmentStore
+    + MediaStore
+    + LiveStore
+    + PaymentStore
+    + Debug
 {
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;

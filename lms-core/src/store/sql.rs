@@ -23,6 +23,7 @@ pub(crate) mod courses;
 pub(crate) mod enrollment;
 pub(crate) mod live;
 pub(crate) mod media;
+pub(crate) mod payments;
 
 use serde_json::json;
 
@@ -832,6 +833,7 @@ macro_rules! sql_store {
         $crate::store::sql::enrollment::enrollment_sql!($store, $db, $row);
         $crate::store::sql::media::media_sql!($store, $db, $row);
         $crate::store::sql::live::live_sql!($store, $db, $row);
+        $crate::store::sql::payments::payments_sql!($store, $db, $row);
     };
 }
 
