@@ -43,6 +43,7 @@ pub use stripe::Stripe;
 use crate::Lms;
 use crate::actor::Actor;
 use crate::catalog::CourseStatus;
+use crate::clock::Timestamp;
 use crate::domain::{CourseId, OrderId, Price};
 use crate::error::{Error, Result};
 use crate::media::{WebhookOutcome, WebhookReceipt};
@@ -86,6 +87,47 @@ fn check_url(field: &str, url: Option<&str>) -> Result<Option<String>> {
             field,
             "must be an http:// or https:// URL of at most 2048 characters",
         )),
+    }
+}
+
+/// Whether a store step failed only because PostgreSQL ended it to break a
+/// deadlock (40P01) or a serialization conflict (40001): its transaction
+/// rolled back whole, so running it again is safe.
+fn is_transient(err: &Error) -> bool {
+    std::error::Error::source(err)
+        .and_then(|source| source.downcast_ref::<sqlx::Error>())
+        .and_then(|e| e.as_database_error())
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "40P01" || code == "40001")
+}
+
+impl Lms {
+    /// `PaymentStore::apply_payment`, run again (a few times, after a
+    /// short pause) when PostgreSQL broke a deadlock between concurrent
+    /// fulfillments, whose order, coupon and enrollment locks can cross.
+    async fn apply_payment_step(
+        &self,
+        provider: Provider,
+        delivery: Option<WebhookDelivery>,
+        change: Option<PaymentChange>,
+        rules: ApplyRules,
+        actor: Actor,
+        at: Timestamp,
+    ) -> Result<(WebhookOutcome, Option<Order>)> {
+        let mut attempt: u32 = 0;
+        loop {
+            let result = self
+                .store()
+                .apply_payment(provider, delivery.clone(), change.clone(), rules, actor, at)
+                .await;
+            match result {
+                Err(err) if attempt < 5 && is_transient(&err) => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(5 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
     }
 }
 
@@ -203,8 +245,7 @@ impl Lms {
                 currency: currency.code().to_owned(),
             };
             let (_, done) = self
-                .store()
-                .apply_payment(
+                .apply_payment_step(
                     Provider::Coupon,
                     None,
                     Some(paid),
@@ -314,8 +355,7 @@ impl Lms {
             currency: order.currency.code().to_owned(),
         };
         let (_, done) = self
-            .store()
-            .apply_payment(
+            .apply_payment_step(
                 Provider::Razorpay,
                 None,
                 Some(paid),
@@ -389,8 +429,7 @@ impl Lms {
             return Err(Error::invalid_field("body", "has no usable event id"));
         }
         let (outcome, _) = self
-            .store()
-            .apply_payment(
+            .apply_payment_step(
                 provider,
                 Some(delivery),
                 change,
@@ -436,8 +475,7 @@ impl Lms {
             enforce_coupon_limits: !flagged,
         };
         let (_, done) = self
-            .store()
-            .apply_payment(order.provider, None, Some(paid), rules, *actor, self.now())
+            .apply_payment_step(order.provider, None, Some(paid), rules, *actor, self.now())
             .await?;
         done.ok_or_else(|| Error::not_found("order not found"))
     }
@@ -543,8 +581,7 @@ impl Lms {
             refunded_total: order.refunded_amount + amount,
         };
         let (_, done) = self
-            .store()
-            .apply_payment(
+            .apply_payment_step(
                 order.provider,
                 None,
                 Some(refunded),
@@ -591,8 +628,7 @@ impl Lms {
                         }
                     };
                     let (outcome, _) = self
-                        .store()
-                        .apply_payment(
+                        .apply_payment_step(
                             provider,
                             None,
                             Some(change),
