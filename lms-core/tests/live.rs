@@ -9,15 +9,14 @@ mod common;
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::Harness;
+use common::{Harness, account};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use lms_core::events::kinds;
 use lms_core::live::{IngressType, LiveRole};
 use lms_core::media::WebhookOutcome;
 use lms_core::{
     Actor, Config, CourseInput, ErrorKind, EventQuery, IngressInput, LectureInput,
-    LiveSessionInput, LiveSessionUpdate, LiveStatus, Lms, NewAccount, Role, SectionInput,
-    Timestamp,
+    LiveSessionInput, LiveSessionUpdate, LiveStatus, Lms, Role, SectionInput, Timestamp,
 };
 use lms_tests::fake::FakeApi;
 use serde_json::{Value, json};
@@ -32,33 +31,8 @@ on_both_stores!(
     without_livekit_tokens_ingresses_and_webhooks_say_so,
 );
 
-const PASSWORD: &str = "correct horse battery";
 const API_KEY: &str = "APItestkey";
 const API_SECRET: &str = "livekit-test-secret-0123456789abcdef";
-
-async fn account(h: &Harness, email: &str, role: Role) -> Actor {
-    h.lms
-        .create_user(
-            &Actor::System,
-            NewAccount {
-                email: email.into(),
-                password: PASSWORD.into(),
-                display_name: format!("Name of {}", email.split('@').next().unwrap()),
-                role,
-            },
-        )
-        .await
-        .unwrap();
-    let session = h
-        .lms
-        .login(lms_core::Credentials {
-            email: email.into(),
-            password: PASSWORD.into(),
-        })
-        .await
-        .unwrap();
-    h.lms.authenticate(&session.access_token).await.unwrap()
-}
 
 fn livekit_config(url: &str) -> Config {
     Config {

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::Harness;
+use common::{Harness, account};
 use lms_core::events::kinds;
 use lms_core::media::{AssetStatus, PlaybackKind, VideoStatus, WebhookOutcome};
 use lms_core::signing::timestamped_header;
 use lms_core::{
-    Actor, Config, CourseInput, ErrorKind, EventQuery, LectureInput, Lms, NewAccount, Role,
-    SectionInput, UploadInput,
+    Actor, Config, CourseInput, ErrorKind, EventQuery, LectureInput, Lms, Role, SectionInput,
+    UploadInput,
 };
 use lms_tests::fake::FakeApi;
 use lms_tests::keys;
@@ -29,32 +29,7 @@ on_both_stores!(
     mux_assets_webhooks_and_playback_follow_the_rules,
 );
 
-const PASSWORD: &str = "correct horse battery";
 const MUX_WEBHOOK_SECRET: &str = "mux-webhook-secret";
-
-async fn account(h: &Harness, email: &str, role: Role) -> Actor {
-    h.lms
-        .create_user(
-            &Actor::System,
-            NewAccount {
-                email: email.into(),
-                password: PASSWORD.into(),
-                display_name: email.split('@').next().unwrap().into(),
-                role,
-            },
-        )
-        .await
-        .unwrap();
-    let session = h
-        .lms
-        .login(lms_core::Credentials {
-            email: email.into(),
-            password: PASSWORD.into(),
-        })
-        .await
-        .unwrap();
-    h.lms.authenticate(&session.access_token).await.unwrap()
-}
 
 fn temp_dir() -> String {
     std::env::temp_dir()

@@ -858,6 +858,24 @@ async fn checkout_refuses_what_it_must_and_stores_nothing(h: Harness) {
         "{}",
         err.message()
     );
+
+    // The order that refusal left stays on record, and keeps its course: a
+    // course with orders and no enrollment is archived, never deleted.
+    let unsold = paid_course(&lms, &owner, 1999, "USD").await;
+    let err = broken
+        .checkout(&other, unsold.id, stripe_checkout())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Provider);
+    lms.delete_course(&owner, free.id).await.unwrap();
+    let err = lms.delete_course(&owner, unsold.id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert!(err.message().contains("orders"), "{}", err.message());
+    assert!(
+        lms.course_detail(&owner, &unsold.id.to_string())
+            .await
+            .is_ok()
+    );
 }
 
 async fn coupons_price_checkouts_and_only_owners_make_them(h: Harness) {

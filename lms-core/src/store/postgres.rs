@@ -90,7 +90,14 @@ impl PostgresStore {
 
 /// Locks the row read, so no other transaction changes it before this
 /// one's update.
-const FOR_UPDATE: &str = " FOR UPDATE";
+///
+/// `NO KEY UPDATE` rather than `UPDATE`: our updates never change a key, and
+/// the weaker lock does not block the `KEY SHARE` locks that foreign-key
+/// checks take. With `FOR UPDATE`, a transaction inserting a row that
+/// references a locked course or coupon (a new order, say) would wait on the
+/// locker while holding its own key locks, which a locker taking a second
+/// row could then wait on in turn: a deadlock.
+const FOR_UPDATE: &str = " FOR NO KEY UPDATE";
 
 /// Taken just before every event insert, held until the commit: the
 /// event-order lock.

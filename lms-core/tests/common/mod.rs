@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use lms_core::store::conformance::{test_database_url, unique_schema};
 use lms_core::store::{PostgresStore, SqliteStore};
-use lms_core::{Config, Lms, ManualClock, Store, UserId};
+use lms_core::{Actor, Config, Credentials, Lms, ManualClock, NewAccount, Role, Store, UserId};
 
 /// A 32-byte signing secret for tests.
 pub const SECRET: &str = "test-secret-0123456789abcdef-0123456789";
@@ -117,4 +117,26 @@ macro_rules! on_both_stores {
             )*
         }
     };
+}
+
+/// The password of every account `account` makes.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A new account with `role`, signed in: the actor its access token
+/// authenticates as. Its display name is "Name of <local part>".
+pub async fn account(h: &Harness, email: &str, role: Role) -> Actor {
+    let name = format!("Name of {}", email.split('@').next().unwrap());
+    let new = NewAccount {
+        email: email.into(),
+        password: PASSWORD.into(),
+        display_name: name,
+        role,
+    };
+    h.lms.create_user(&Actor::System, new).await.unwrap();
+    let credentials = Credentials {
+        email: email.into(),
+        password: PASSWORD.into(),
+    };
+    let session = h.lms.login(credentials).await.unwrap();
+    h.lms.authenticate(&session.access_token).await.unwrap()
 }

@@ -3,7 +3,7 @@
 //!
 //! Besides what `sql_store!` needs, the backend provides:
 //! - `FOR_UPDATE`: the suffix that locks the rows a `SELECT` reads until the
-//!   transaction ends (`FOR UPDATE` on PostgreSQL; empty on SQLite, whose
+//!   transaction ends (`FOR NO KEY UPDATE` on PostgreSQL; empty on SQLite, whose
 //!   `BEGIN IMMEDIATE` already holds the only write lock);
 //! - `fn tag_match(param)` and `fn text_match(param)`: catalog predicates on
 //!   the placeholder `param` (a tag; a full-text query built by `text_query`);
@@ -470,6 +470,17 @@ macro_rules! courses_sql {
                 if enrollments > 0 {
                     return Err(Error::conflict(
                         "this course has enrollments and cannot be deleted; archive it instead",
+                    ));
+                }
+                // Orders are the record of a sale and keep their course.
+                let orders: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE course_id = $1")
+                        .bind(id.0)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if orders > 0 {
+                    return Err(Error::conflict(
+                        "this course has orders and cannot be deleted; archive it instead",
                     ));
                 }
                 sqlx::query("DELETE FROM courses WHERE id = $1")

@@ -291,18 +291,7 @@ macro_rules! live_sql {
             ) -> Result<$crate::media::WebhookOutcome> {
                 use $crate::media::WebhookOutcome as Outcome;
                 let mut tx = self.write().await?;
-                let recorded = sqlx::query(
-                    "INSERT INTO webhook_events (provider, event_id, event_type, received_at) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                )
-                .bind(delivery.provider)
-                .bind(&delivery.event_id)
-                .bind(&delivery.event_type)
-                .bind(ts(at))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if recorded == 0 {
+                if !record_delivery(&mut tx, &delivery, at).await? {
                     return Ok(Outcome::Duplicate);
                 }
                 let Some(change) = change else {

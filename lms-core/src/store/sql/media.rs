@@ -40,6 +40,29 @@ macro_rules! media_sql {
         };
         use $crate::store::sql::media::asset_columns;
 
+        /// Records a webhook delivery by (provider, event id) in the caller's
+        /// transaction; false when that event was recorded before, so the
+        /// caller answers a duplicate and changes nothing. The insert takes
+        /// the key's lock, so two deliveries of one event take turns.
+        async fn record_delivery(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            delivery: &WebhookDelivery,
+            at: Timestamp,
+        ) -> Result<bool> {
+            let recorded = sqlx::query(
+                "INSERT INTO webhook_events (provider, event_id, event_type, received_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(delivery.provider)
+            .bind(&delivery.event_id)
+            .bind(&delivery.event_type)
+            .bind(ts(at))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            Ok(recorded == 1)
+        }
+
         /// An asset from columns aliased `<alias>name` (see `asset_columns`).
         fn asset_from(row: &$row, alias: &str) -> Result<Asset> {
             let col = |name: &str| format!("{alias}{name}");
@@ -302,18 +325,7 @@ macro_rules! media_sql {
                 at: Timestamp,
             ) -> Result<WebhookOutcome> {
                 let mut tx = self.write().await?;
-                let recorded = sqlx::query(
-                    "INSERT INTO webhook_events (provider, event_id, event_type, received_at) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                )
-                .bind(delivery.provider)
-                .bind(&delivery.event_id)
-                .bind(&delivery.event_type)
-                .bind(ts(at))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if recorded == 0 {
+                if !record_delivery(&mut tx, &delivery, at).await? {
                     return Ok(WebhookOutcome::Duplicate);
                 }
                 let Some(change) = change else {
