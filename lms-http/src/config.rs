@@ -208,6 +208,9 @@ pub struct Settings {
 
     #[command(flatten)]
     pub media: MediaSettings,
+
+    #[command(flatten)]
+    pub payments: PaymentSettings,
 }
 
 /// Where uploaded files go and how videos play: local storage in the data
@@ -330,6 +333,75 @@ pub struct MediaSettings {
     pub mux_api_url: String,
 }
 
+/// Who takes payments: Stripe when its secret key is given, Razorpay when
+/// its key id is; a manual (offline) payment needs neither.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Payments")]
+pub struct PaymentSettings {
+    /// Stripe secret API key (`sk_...`) [default: no Stripe checkout]
+    #[arg(
+        long,
+        env = "LMS_STRIPE_SECRET_KEY",
+        value_name = "KEY",
+        hide_env_values = true,
+        value_parser = parse_key
+    )]
+    pub stripe_secret_key: Option<Secret>,
+
+    /// Signing secret of the Stripe webhook endpoint (`whsec_...`)
+    #[arg(
+        long,
+        env = "LMS_STRIPE_WEBHOOK_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true,
+        value_parser = parse_key
+    )]
+    pub stripe_webhook_secret: Option<Secret>,
+
+    /// Stripe API base URL
+    #[arg(
+        long,
+        env = "LMS_STRIPE_API_URL",
+        value_name = "URL",
+        default_value = "https://api.stripe.com"
+    )]
+    pub stripe_api_url: String,
+
+    /// Razorpay key id (`rzp_...`), also handed to Razorpay Checkout in the
+    /// browser [default: no Razorpay checkout]
+    #[arg(long, env = "LMS_RAZORPAY_KEY_ID", value_name = "ID")]
+    pub razorpay_key_id: Option<String>,
+
+    /// Razorpay key secret: API calls and Checkout payment signatures
+    #[arg(
+        long,
+        env = "LMS_RAZORPAY_KEY_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true,
+        value_parser = parse_key
+    )]
+    pub razorpay_key_secret: Option<Secret>,
+
+    /// Secret of the Razorpay webhook
+    #[arg(
+        long,
+        env = "LMS_RAZORPAY_WEBHOOK_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true,
+        value_parser = parse_key
+    )]
+    pub razorpay_webhook_secret: Option<Secret>,
+
+    /// Razorpay API base URL
+    #[arg(
+        long,
+        env = "LMS_RAZORPAY_API_URL",
+        value_name = "URL",
+        default_value = "https://api.razorpay.com"
+    )]
+    pub razorpay_api_url: String,
+}
+
 /// A provider credential: anything not blank.
 fn parse_key(raw: &str) -> Result<Secret, String> {
     let raw = raw.trim();
@@ -388,6 +460,7 @@ impl Settings {
             (None, None) => defaults.public_url.clone(),
         };
         let m = &self.media;
+        let p = &self.payments;
         let secret = |s: &Option<Secret>| s.clone().unwrap_or_default();
         Ok(Config {
             database_schema: self.database_schema.clone(),
@@ -416,6 +489,13 @@ impl Settings {
             livekit_api_key: self.livekit_api_key.clone(),
             livekit_api_secret: self.livekit_api_secret.clone().unwrap_or_default(),
             livekit_token_ttl_secs: self.livekit_token_ttl_secs,
+            stripe_secret_key: secret(&p.stripe_secret_key),
+            stripe_webhook_secret: secret(&p.stripe_webhook_secret),
+            stripe_api_url: p.stripe_api_url.clone(),
+            razorpay_key_id: p.razorpay_key_id.clone(),
+            razorpay_key_secret: secret(&p.razorpay_key_secret),
+            razorpay_webhook_secret: secret(&p.razorpay_webhook_secret),
+            razorpay_api_url: p.razorpay_api_url.clone(),
             ..defaults
         })
     }
@@ -600,6 +680,53 @@ mod tests {
         assert!(!format!("{s:?}").contains("lk-secret"));
         assert!(parse(&["--livekit-token-ttl-secs", "5"]).is_err());
         assert!(parse(&["--livekit-api-secret", " "]).is_err());
+    }
+
+    #[test]
+    fn payment_settings_reach_the_core_config_and_stay_hidden() {
+        let s = parse(&["--jwt-secret", &"k".repeat(32)]).unwrap();
+        let core = s.core_config(None).unwrap();
+        assert!(core.stripe_secret_key.is_empty());
+        assert_eq!(core.stripe_api_url, "https://api.stripe.com");
+        assert_eq!(core.razorpay_key_id, None);
+        assert_eq!(core.razorpay_api_url, "https://api.razorpay.com");
+        let s = parse(&[
+            "--jwt-secret",
+            &"k".repeat(32),
+            "--stripe-secret-key",
+            "sk_test_value",
+            "--stripe-webhook-secret",
+            "whsec_value",
+            "--stripe-api-url",
+            "http://127.0.0.1:9001",
+            "--razorpay-key-id",
+            "rzp_test_id",
+            "--razorpay-key-secret",
+            "rzp-secret-value",
+            "--razorpay-webhook-secret",
+            "rzp-hook-value",
+            "--razorpay-api-url",
+            "http://127.0.0.1:9002",
+        ])
+        .unwrap();
+        let core = s.core_config(None).unwrap();
+        assert_eq!(core.stripe_secret_key.expose(), "sk_test_value");
+        assert_eq!(core.stripe_webhook_secret.expose(), "whsec_value");
+        assert_eq!(core.stripe_api_url, "http://127.0.0.1:9001");
+        assert_eq!(core.razorpay_key_id.as_deref(), Some("rzp_test_id"));
+        assert_eq!(core.razorpay_key_secret.expose(), "rzp-secret-value");
+        assert_eq!(core.razorpay_webhook_secret.expose(), "rzp-hook-value");
+        assert_eq!(core.razorpay_api_url, "http://127.0.0.1:9002");
+        let shown = format!("{s:?} {core:?}");
+        for secret in [
+            "sk_test_value",
+            "whsec_value",
+            "rzp-secret-value",
+            "rzp-hook-value",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(parse(&["--stripe-webhook-secret", " "]).is_err());
     }
 
     #[test]

@@ -30,7 +30,8 @@
 //!   timeout, graceful shutdown.
 //! - `routes`: the route table, one matchit router per method; 404 vs 405.
 //! - `handlers`: one module per resource (auth, me, users, courses,
-//!   sections, lectures, enrollments, progress, media, health).
+//!   sections, lectures, enrollments, progress, media, live, payments,
+//!   orders, coupons, health).
 //! - [`files`]: local storage's signed `/media` links, streamed to and
 //!   from disk.
 //! - [`problem`]: problem responses and the one `ErrorKind` to status map.
@@ -60,7 +61,7 @@ pub mod server;
 pub mod telemetry;
 
 pub use app::{App, HttpConfig};
-pub use config::{MediaSettings, Settings};
+pub use config::{MediaSettings, PaymentSettings, Settings};
 pub use files::ResponseBody;
 pub use problem::Problem;
 pub use routes::Route;

@@ -31,6 +31,10 @@ use lms_core::{
     domain::Level,
 };
 use lms_core::{
+    CheckoutAnswer, CheckoutInput, Coupon, CouponCheck, CouponInput, CouponQuote, Order,
+    OrderStatus, Provider, RazorpayVerifyInput, ReconcileReport, RefundInput,
+};
+use lms_core::{
     IngressInput, LiveIngress, LiveSession, LiveSessionInput, LiveSessionUpdate, LiveToken,
     WebhookReceipt,
 };
@@ -50,7 +54,9 @@ use utoipa::openapi::{
     ResponseBuilder, ResponsesBuilder, Schema,
 };
 
-use crate::handlers::{Ctx, Reply, auth, courses, enrollments, me, sections, users};
+use crate::handlers::{
+    Ctx, Reply, auth, coupons, courses, enrollments, me, orders, sections, users,
+};
 use crate::problem::{self, Problem};
 use crate::routes::{Lookup, Route, Routes, TABLE};
 
@@ -127,7 +133,7 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
     (
         502,
         "BadGateway",
-        "A provider (storage, Mux, LiveKit) failed or refused the call (`provider`).",
+        "A provider (storage, Mux, LiveKit, Stripe, Razorpay) failed or refused the call (`provider`).",
     ),
     (
         503,
@@ -587,6 +593,97 @@ fn spec(route: Route, s: &mut Schemas) -> Spec {
         )
         .ok(s.of::<WebhookReceipt>())
         .errors(&[401, 404]),
+        Route::Checkout => Spec::new(
+            "payments",
+            "Start buying a course: Stripe's checkout URL, what Razorpay Checkout needs, or a manual order",
+            Signed,
+        )
+        .body(s.of::<CheckoutInput>())
+        .created(s.of::<CheckoutAnswer>(), true)
+        .errors(&[403, 404, 409, 502]),
+        Route::RazorpayVerify => Spec::new(
+            "payments",
+            "Confirm a Razorpay Checkout payment by its signature; fulfills the order",
+            Signed,
+        )
+        .body(s.of::<RazorpayVerifyInput>())
+        .ok(s.of::<Order>())
+        .errors(&[404]),
+        Route::StripeWebhook => Spec::new(
+            "webhooks",
+            "Stripe events, signed with `Stripe-Signature`; each applied once",
+            Anyone,
+        )
+        .file_body()
+        .ok(s.of::<WebhookReceipt>())
+        .errors(&[401, 404, 422]),
+        Route::RazorpayWebhook => Spec::new(
+            "webhooks",
+            "Razorpay events, signed with `X-Razorpay-Signature`, named by `X-Razorpay-Event-Id`; each applied once",
+            Anyone,
+        )
+        .file_body()
+        .ok(s.of::<WebhookReceipt>())
+        .errors(&[401, 404, 422]),
+        Route::ReconcilePayments => Spec::new(
+            "payments",
+            "Ask the providers about open orders and repair what webhooks missed (admins)",
+            Signed,
+        )
+        .ok(s.of::<ReconcileReport>())
+        .errors(&[403]),
+        Route::MyOrders => {
+            Spec::new("payments", "The signed-in user's orders", Signed).ok(s.items::<Order>())
+        }
+        Route::ListOrders => Spec::new("payments", "Orders matching filters (admins)", Signed)
+            .query(orders::LIST_QUERY)
+            .ok(s.items::<Order>())
+            .errors(&[403]),
+        Route::GetOrder => Spec::new("payments", "An order (its buyer, admins)", Signed)
+            .ok(s.of::<Order>())
+            .errors(&[404]),
+        Route::RefundOrder => Spec::new(
+            "payments",
+            "Refund a paid order through its provider, all or part (admins)",
+            Signed,
+        )
+        .body(s.of::<RefundInput>())
+        .ok(s.of::<Order>())
+        .errors(&[403, 404, 409, 502]),
+        Route::MarkOrderPaid => Spec::new(
+            "payments",
+            "Mark a manual or flagged order paid, enrolling its buyer (admins)",
+            Signed,
+        )
+        .ok(s.of::<Order>())
+        .errors(&[403, 404, 409]),
+        Route::CreateCoupon => Spec::new(
+            "payments",
+            "Make a coupon for one course or all of an owner's courses",
+            Signed,
+        )
+        .body(s.of::<CouponInput>())
+        .created(s.of::<Coupon>(), false)
+        .errors(&[403, 404, 409]),
+        Route::ListCoupons => Spec::new(
+            "payments",
+            "The caller's coupons (admins: all, or one owner's)",
+            Signed,
+        )
+        .query(coupons::LIST_QUERY)
+        .ok(s.items::<Coupon>())
+        .errors(&[403]),
+        Route::ValidateCoupon => Spec::new(
+            "payments",
+            "A course's price with a coupon, for the signed-in user",
+            Signed,
+        )
+        .body(s.of::<CouponCheck>())
+        .ok(s.of::<CouponQuote>())
+        .errors(&[404]),
+        Route::DisableCoupon => Spec::new("payments", "Disable a coupon (its owner, admins)", Signed)
+            .ok(s.of::<Coupon>())
+            .errors(&[404]),
     }
 }
 
@@ -646,6 +743,8 @@ fn path_param(route: Route, name: &str) -> (Parameter, bool) {
             false,
         ),
         (_, "live_session") => ("The live session id", uuid(), true),
+        (_, "order") => ("The order id", uuid(), true),
+        (_, "coupon") => ("The coupon id", uuid(), true),
         _ => panic!("path parameter {name} of {route:?} is not documented"),
     };
     let parameter = ParameterBuilder::new()
@@ -717,6 +816,20 @@ fn query_param(route: Route, name: &str, s: &mut Schemas) -> Parameter {
                 .schema_type(Type::Integer)
                 .minimum(Some(0))
                 .into(),
+        ),
+        (Route::ListOrders, "status") => ("Only orders in this state", s.of::<OrderStatus>()),
+        (Route::ListOrders, "provider") => ("Only orders of this provider", s.of::<Provider>()),
+        (Route::ListOrders, "user_id") => ("Only this buyer's orders", uuid().into()),
+        (Route::ListOrders, "course_id") => ("Only orders for this course", uuid().into()),
+        (Route::ListOrders, "flagged") => (
+            "`true`: only orders flagged for review (`review_reason`)",
+            ObjectBuilder::new().schema_type(Type::Boolean).into(),
+        ),
+        (Route::ListOrders, "after") => ("The last order id of the previous page", uuid().into()),
+        (Route::ListOrders, "limit") => ("Page size", page_size(200, 50).into()),
+        (Route::ListCoupons, "owner") => (
+            "Only this owner's coupons (admins; others see their own)",
+            uuid().into(),
         ),
         _ => panic!("query parameter {name} of {route:?} is not documented"),
     };
@@ -976,6 +1089,7 @@ fn build() -> OpenApi {
         ("media", "Uploads, files and video playback"),
         ("webhooks", "Events from providers, checked by signature"),
         ("live", "Live classes in LiveKit rooms"),
+        ("payments", "Checkout, orders, refunds and coupons"),
         ("meta", "About the API itself"),
     ]
     .map(|(name, description)| {
@@ -1136,6 +1250,10 @@ mod tests {
             "ProfileUpdate",
             "RefreshToken",
             "EnrollmentGrant",
+            "CheckoutInput",
+            "CouponInput",
+            "RefundInput",
+            "RazorpayVerifyInput",
         ] {
             assert_eq!(schemas[name]["additionalProperties"], false, "{name}");
         }

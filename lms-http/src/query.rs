@@ -53,6 +53,17 @@ impl Query {
             .transpose()
     }
 
+    /// `name` as `true` or `false`.
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, Problem> {
+        self.string(name)
+            .map(|v| match v.trim() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(Problem::invalid_field(name, "must be true or false")),
+            })
+            .transpose()
+    }
+
     /// `name` through one of the core's `parse(field, raw)` functions.
     pub fn parsed<T>(
         &self,
@@ -90,5 +101,14 @@ mod tests {
         assert_eq!(q.u32("limit").unwrap_err().errors()[0].field, "limit");
         let q = Query::parse(Some("limit=10"), &["limit"]).unwrap();
         assert_eq!(q.u32("limit").unwrap(), Some(10));
+    }
+
+    #[test]
+    fn a_flag_is_true_or_false_and_nothing_else() {
+        let q = Query::parse(Some("a=true&b=false&c=yes"), &["a", "b", "c"]).unwrap();
+        assert_eq!(q.bool("a").unwrap(), Some(true));
+        assert_eq!(q.bool("b").unwrap(), Some(false));
+        assert_eq!(q.bool("c").unwrap_err().errors()[0].field, "c");
+        assert_eq!(q.bool("d").unwrap(), None);
     }
 }

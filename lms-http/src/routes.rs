@@ -3,14 +3,15 @@
 //! `Allow`; a path nobody knows is a 404.
 //!
 //! Path parameters are named after what they hold (`course`, `section`,
-//! `lecture`, `user`), and the same segment has the same name on every
-//! route, which matchit requires and which keeps error messages uniform.
+//! `lecture`, `user`, `order`, `coupon`...), and the same segment has the
+//! same name on every route, which matchit requires and which keeps error
+//! messages uniform.
 
 use http::Method;
 
 use crate::handlers::{
-    Ctx, Reply, auth, courses, enrollments, health, lectures, live, me, media, progress, sections,
-    users,
+    Ctx, Reply, auth, coupons, courses, enrollments, health, lectures, live, me, media, orders,
+    payments, progress, sections, users,
 };
 use crate::metrics;
 use crate::problem::Problem;
@@ -75,6 +76,20 @@ pub enum Route {
     LiveToken,
     CreateIngress,
     LiveKitWebhook,
+    Checkout,
+    RazorpayVerify,
+    StripeWebhook,
+    RazorpayWebhook,
+    ReconcilePayments,
+    MyOrders,
+    ListOrders,
+    GetOrder,
+    RefundOrder,
+    MarkOrderPaid,
+    CreateCoupon,
+    ListCoupons,
+    ValidateCoupon,
+    DisableCoupon,
 }
 
 /// (method, path pattern, route). The patterns are what request logs show.
@@ -265,6 +280,56 @@ pub(crate) const TABLE: &[(Method, &str, Route)] = &[
         Method::POST,
         "/api/v1/webhooks/livekit",
         Route::LiveKitWebhook,
+    ),
+    (
+        Method::POST,
+        "/api/v1/courses/{course}/checkout",
+        Route::Checkout,
+    ),
+    (
+        Method::POST,
+        "/api/v1/payments/razorpay/verify",
+        Route::RazorpayVerify,
+    ),
+    (
+        Method::POST,
+        "/api/v1/webhooks/stripe",
+        Route::StripeWebhook,
+    ),
+    (
+        Method::POST,
+        "/api/v1/webhooks/razorpay",
+        Route::RazorpayWebhook,
+    ),
+    (
+        Method::POST,
+        "/api/v1/payments/reconcile",
+        Route::ReconcilePayments,
+    ),
+    (Method::GET, "/api/v1/me/orders", Route::MyOrders),
+    (Method::GET, "/api/v1/orders", Route::ListOrders),
+    (Method::GET, "/api/v1/orders/{order}", Route::GetOrder),
+    (
+        Method::POST,
+        "/api/v1/orders/{order}/refund",
+        Route::RefundOrder,
+    ),
+    (
+        Method::POST,
+        "/api/v1/orders/{order}/mark-paid",
+        Route::MarkOrderPaid,
+    ),
+    (Method::POST, "/api/v1/coupons", Route::CreateCoupon),
+    (Method::GET, "/api/v1/coupons", Route::ListCoupons),
+    (
+        Method::POST,
+        "/api/v1/coupons/validate",
+        Route::ValidateCoupon,
+    ),
+    (
+        Method::POST,
+        "/api/v1/coupons/{coupon}/disable",
+        Route::DisableCoupon,
     ),
 ];
 
@@ -461,6 +526,20 @@ pub(crate) async fn dispatch(route: Route, ctx: Ctx<'_>) -> Result<Reply, Proble
         Route::LiveToken => live::token(ctx).await,
         Route::CreateIngress => live::ingress(ctx).await,
         Route::LiveKitWebhook => live::webhook(ctx).await,
+        Route::Checkout => payments::checkout(ctx).await,
+        Route::RazorpayVerify => payments::razorpay_verify(ctx).await,
+        Route::StripeWebhook => payments::stripe_webhook(ctx).await,
+        Route::RazorpayWebhook => payments::razorpay_webhook(ctx).await,
+        Route::ReconcilePayments => payments::reconcile(ctx).await,
+        Route::MyOrders => orders::mine(ctx).await,
+        Route::ListOrders => orders::list(ctx).await,
+        Route::GetOrder => orders::get(ctx).await,
+        Route::RefundOrder => orders::refund(ctx).await,
+        Route::MarkOrderPaid => orders::mark_paid(ctx).await,
+        Route::CreateCoupon => coupons::create(ctx).await,
+        Route::ListCoupons => coupons::list(ctx).await,
+        Route::ValidateCoupon => coupons::validate(ctx).await,
+        Route::DisableCoupon => coupons::disable(ctx).await,
     }
 }
 

@@ -11,6 +11,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use common::payments::{self as pay, RZP_KEY_ID};
 use common::{PASSWORD, Session, TestApp, http_config};
 use http::Method;
 use lms_core::{Lms, Role};
@@ -79,6 +80,22 @@ fn expected(route: Route) -> Row {
         UpdateLiveSession | CancelLiveSession | CreateIngress => [401, 403, 403, 200, 403, 200],
         // Only LiveKit's signature admits a delivery, never a user's token.
         LiveKitWebhook => [401; 6],
+        // The enrolled student bought the paid course already; anyone else
+        // signed in may start buying it.
+        Checkout => [401, 201, 409, 201, 201, 201],
+        // An order is its buyer's (the enrolled student) and admins'; to
+        // others it does not exist.
+        RazorpayVerify | GetOrder => [401, 404, 200, 404, 404, 200],
+        // Providers' signatures admit deliveries, never a user's token.
+        StripeWebhook | RazorpayWebhook => [401; 6],
+        ReconcilePayments | ListOrders | RefundOrder | MarkOrderPaid => {
+            [401, 403, 403, 403, 403, 200]
+        }
+        // Everyone signed in has orders and coupons of their own (maybe none).
+        MyOrders | ListCoupons | ValidateCoupon => [401, 200, 200, 200, 200, 200],
+        // Coupons for a course are its managers' to make and disable.
+        CreateCoupon => [401, 403, 403, 201, 403, 201],
+        DisableCoupon => [401, 404, 404, 200, 404, 200],
     }
 }
 
@@ -265,8 +282,86 @@ async fn live_session(t: &TestApp, course: &Course) -> String {
     session.id.to_string()
 }
 
+/// Payment routes' world: a paid course of the owner that the enrolled
+/// student bought through Razorpay, and a coupon of the owner for it.
+struct Sale {
+    course: String,
+    order: String,
+    razorpay_order: String,
+    payment: String,
+    coupon: String,
+    code: String,
+}
+
+fn sells(route: Route) -> bool {
+    use Route::*;
+    matches!(
+        route,
+        Checkout
+            | RazorpayVerify
+            | GetOrder
+            | RefundOrder
+            | MarkOrderPaid
+            | CreateCoupon
+            | ValidateCoupon
+            | DisableCoupon
+    )
+}
+
+async fn sale(t: &TestApp, people: &People) -> Sale {
+    let course = pay::paid_course(t, &people.owner, 2500, "INR").await;
+    let checkout = t
+        .post(&format!("/api/v1/courses/{course}/checkout"))
+        .token(&people.enrolled.token)
+        .json(json!({"provider": "razorpay"}))
+        .send()
+        .await;
+    assert_eq!(checkout.status, 201, "{:?}", checkout.body);
+    let checkout = checkout.json();
+    assert_eq!(checkout["razorpay"]["key_id"], RZP_KEY_ID);
+    let order = checkout["order_id"].as_str().unwrap().to_owned();
+    let razorpay_order = checkout["razorpay"]["order_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let payment = format!("pay_{}", uuid::Uuid::now_v7().simple());
+    let paid = t
+        .post("/api/v1/payments/razorpay/verify")
+        .token(&people.enrolled.token)
+        .json(json!({
+            "order_id": order,
+            "razorpay_payment_id": payment,
+            "razorpay_signature": pay::razorpay_payment_signature(&razorpay_order, &payment),
+        }))
+        .send()
+        .await;
+    assert_eq!(paid.status, 200, "{:?}", paid.body);
+    let code = format!("M{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let coupon = t
+        .post("/api/v1/coupons")
+        .token(&people.owner.token)
+        .json(json!({"code": code, "course_id": course, "percent_off": 10}))
+        .send()
+        .await;
+    assert_eq!(coupon.status, 201, "{:?}", coupon.body);
+    Sale {
+        course,
+        order,
+        razorpay_order,
+        payment,
+        coupon: coupon.json()["id"].as_str().unwrap().to_owned(),
+        code,
+    }
+}
+
 /// The body a route needs to succeed for someone allowed to call it.
-async fn body(t: &TestApp, route: Route, people: &People, course: &Course) -> Option<Value> {
+async fn body(
+    t: &TestApp,
+    route: Route,
+    people: &People,
+    course: &Course,
+    sale: Option<&Sale>,
+) -> Option<Value> {
     let unique = uuid::Uuid::now_v7().simple().to_string();
     Some(match route {
         Route::Register => json!({
@@ -310,18 +405,49 @@ async fn body(t: &TestApp, route: Route, people: &People, course: &Course) -> Op
         Route::UpdateLiveSession => json!({"title": "Office hours, moved"}),
         Route::CreateIngress => json!({"input_type": "rtmp"}),
         Route::LiveKitWebhook => json!({"event": "room_started", "id": unique}),
+        Route::Checkout => json!({"provider": "manual"}),
+        Route::RazorpayVerify => {
+            let sale = sale?;
+            json!({
+                "order_id": sale.order,
+                "razorpay_payment_id": sale.payment,
+                "razorpay_signature":
+                    pay::razorpay_payment_signature(&sale.razorpay_order, &sale.payment),
+            })
+        }
+        Route::StripeWebhook => json!({"id": format!("evt_{unique}"), "type": "charge.refunded"}),
+        Route::RazorpayWebhook => json!({"event": "payment.captured", "payload": {}}),
+        Route::RefundOrder => json!({}),
+        Route::CreateCoupon => json!({
+            "code": format!("N{}", &unique[20..]),
+            "course_id": sale?.course,
+            "percent_off": 20,
+        }),
+        Route::ValidateCoupon => json!({"code": sale?.code, "course_id": sale?.course}),
         _ => return None,
     })
 }
 
 /// The pattern with its parameters filled in from the world.
-fn path(pattern: &str, route: Route, people: &People, course: &Course) -> String {
+fn path(
+    pattern: &str,
+    route: Route,
+    people: &People,
+    course: &Course,
+    sale: Option<&Sale>,
+) -> String {
     let user = match route {
         Route::RevokeEnrollment => &people.enrolled.id,
         _ => &people.victim.id,
     };
-    pattern
-        .replace("{course}", &course.id)
+    let mut path = pattern.to_owned();
+    if let Some(sale) = sale {
+        path = path
+            .replace("{course}", &sale.course)
+            .replace("{order}", &sale.order)
+            .replace("{coupon}", &sale.coupon);
+    }
+    path.replace("{course}", &course.id)
         .replace("{section}", &course.section)
         .replace("{lecture}", &course.lecture)
         .replace("{user}", user)
@@ -349,6 +475,10 @@ async fn every_route_answers_each_principal_as_the_rules_say(t: TestApp) {
     config.livekit_url = Some(livekit.url.replacen("http://", "ws://", 1));
     config.livekit_api_key = Some("APImatrix".into());
     config.livekit_api_secret = "matrix-livekit-secret".into();
+    // Stripe and Razorpay on loopback fakes, so the buyer's order is paid
+    // and an admin's refund goes through.
+    let (stripe, razorpay) = (pay::fake_stripe().await, pay::fake_razorpay().await);
+    let config = pay::with_providers(config, &stripe, &razorpay);
     let lms = Lms::builder(config)
         .store(t.lms.store().clone())
         .build()
@@ -373,7 +503,13 @@ async fn every_route_answers_each_principal_as_the_rules_say(t: TestApp) {
                 &shared
             };
             let course = course(&t, people).await;
-            let mut path = path(pattern, route, people, &course);
+            let sale = if sells(route) {
+                Some(sale(&t, people).await)
+            } else {
+                None
+            };
+            let sale = sale.as_ref();
+            let mut path = path(pattern, route, people, &course, sale);
             if pattern.contains("{live_session}") {
                 path = path.replace("{live_session}", &live_session(&t, &course).await);
             }
@@ -381,7 +517,7 @@ async fn every_route_answers_each_principal_as_the_rules_say(t: TestApp) {
             if let Some(token) = people.token(principal) {
                 call = call.token(token);
             }
-            if let Some(body) = body(&t, route, people, &course).await {
+            if let Some(body) = body(&t, route, people, &course, sale).await {
                 call = call.json(body);
             }
             let reply = call.send().await;

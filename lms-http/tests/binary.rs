@@ -279,6 +279,8 @@ async fn the_help_documents_every_setting_without_showing_secrets() {
             "LMS_DATABASE_URL",
             "postgres://user:pw-must-not-show@db/lms",
         )
+        .env("LMS_STRIPE_SECRET_KEY", "sk_test_must-not-show")
+        .env("LMS_RAZORPAY_KEY_SECRET", "rzp-must-not-show")
         .output()
         .await
         .unwrap();
@@ -300,6 +302,13 @@ async fn the_help_documents_every_setting_without_showing_secrets() {
         "LMS_AUTH_RATE_PER_MINUTE",
         "LMS_AUTH_ACCOUNT_RATE_PER_MINUTE",
         "LMS_METRICS_BIND",
+        "LMS_STRIPE_SECRET_KEY",
+        "LMS_STRIPE_WEBHOOK_SECRET",
+        "LMS_STRIPE_API_URL",
+        "LMS_RAZORPAY_KEY_ID",
+        "LMS_RAZORPAY_KEY_SECRET",
+        "LMS_RAZORPAY_WEBHOOK_SECRET",
+        "LMS_RAZORPAY_API_URL",
     ] {
         assert!(
             help.contains(name),

@@ -3,6 +3,7 @@
 //! answer; every rule, check and authorization decision is the core's.
 
 pub mod auth;
+pub mod coupons;
 pub mod courses;
 pub mod enrollments;
 pub mod health;
@@ -10,6 +11,8 @@ pub mod lectures;
 pub mod live;
 pub mod me;
 pub mod media;
+pub mod orders;
+pub mod payments;
 pub mod progress;
 pub mod sections;
 pub mod users;

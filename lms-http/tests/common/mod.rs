@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod contract;
+pub mod payments;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -391,6 +392,39 @@ impl Server {
             .expect("serve returns after shutdown")
             .unwrap()
             .unwrap();
+    }
+}
+
+/// Sends one request to a served app with reqwest, exactly these bytes as
+/// the body, and checks the answer against the OpenAPI document as
+/// [`Call::send`] does.
+pub async fn send_over(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Reply {
+    let mut request = reqwest::Client::new()
+        .request(method.clone(), format!("http://{addr}{path}"))
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.unwrap();
+    if let Err(mismatch) = contract::check(&method, path, status, &headers, &body) {
+        panic!(
+            "{method} {path} answered {status} outside the OpenAPI document: {mismatch}\nbody: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Reply {
+        status,
+        headers,
+        body,
     }
 }
 
