@@ -58,6 +58,7 @@ async fn run(cli: Cli, out: Output) -> Result<(), Error> {
         _ => false,
     };
     let config = config(&cli, stored);
+    // Opening applies pending migrations, as lms-http does.
     let lms = Lms::open(&url, config).await?;
     match cli.command {
         Command::Users(c) => commands::users(&lms, c, out).await,
