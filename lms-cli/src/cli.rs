@@ -4,9 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::settings::{MediaSettings, PaymentSettings};
+
 /// Administer an lms installation: migrations, users, courses,
-/// enrollments and the audit log. Acts as the operator: every change goes
-/// through the same rules as the API and is recorded in the event log.
+/// enrollments, media, live classes, orders, coupons and the audit log.
+/// Acts as the operator: every change goes through the same rules as the
+/// API and is recorded in the event log.
 #[derive(Debug, Parser)]
 #[command(name = "lms", version, propagate_version = true)]
 pub struct Cli {
@@ -30,7 +33,8 @@ pub struct Cli {
     )]
     pub database_schema: Option<String>,
 
-    /// Folder of the embedded default store, the same as lms-http's
+    /// Folder of the embedded data (the default store, local media, the
+    /// generated signing secret), the same as lms-http's
     #[arg(
         long,
         global = true,
@@ -86,6 +90,18 @@ pub enum Command {
     /// The audit log
     #[command(subcommand)]
     Events(Events),
+    /// Uploaded files, video playback and lecture attachments
+    Media(Box<MediaArgs>),
+    /// Live classes of a course
+    #[command(subcommand)]
+    Live(Live),
+    /// Orders: list, inspect, refund, mark paid
+    Orders(Box<OrdersArgs>),
+    /// Discount coupons
+    #[command(subcommand)]
+    Coupons(Coupons),
+    /// Payment providers: reconcile orders with what they say
+    Payments(Box<PaymentsArgs>),
     /// Counts of users, courses, enrollments and completions
     Stats,
     /// Print a shell completion script
@@ -300,4 +316,223 @@ pub enum Events {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct MediaArgs {
+    #[command(flatten)]
+    pub settings: MediaSettings,
+    #[command(subcommand)]
+    pub command: Media,
+}
+
+/// What an upload is for: exactly one target.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct UploadTarget {
+    /// A user's avatar (jpeg, png or webp; id or e-mail address)
+    #[arg(long, value_name = "USER")]
+    pub avatar: Option<String>,
+    /// A course's thumbnail (jpeg, png or webp; id or slug)
+    #[arg(long, value_name = "COURSE")]
+    pub thumbnail: Option<String>,
+    /// A video lecture's video (mp4, mov or webm; lecture id)
+    #[arg(long, value_name = "LECTURE")]
+    pub video: Option<String>,
+    /// A file attached to a lecture (pdf or zip; lecture id)
+    #[arg(long, value_name = "LECTURE")]
+    pub attachment: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Media {
+    /// Upload a file to the storage and attach it, as the API's
+    /// ticket-then-complete flow does (a lecture video then goes to Mux,
+    /// when configured)
+    Upload {
+        #[command(flatten)]
+        target: UploadTarget,
+        /// The file
+        file: PathBuf,
+        /// Its media type [default: from the file's extension]
+        #[arg(long, value_name = "TYPE")]
+        content_type: Option<String>,
+    },
+    /// An upload (asset) with its state and, for images, public URL
+    Show {
+        /// Upload id (the asset id)
+        upload: String,
+    },
+    /// How a lecture's video plays: a signed Mux HLS URL and tokens, or a
+    /// signed link to the source file
+    Playback {
+        /// Lecture id
+        lecture: String,
+    },
+    /// A lecture's attached files with signed links
+    Attachments {
+        /// Lecture id
+        lecture: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Live {
+    /// A course's live classes by start
+    List {
+        /// Course id or slug
+        course: String,
+    },
+    /// Schedule a live class
+    Create {
+        /// Course id or slug
+        course: String,
+        /// Title
+        #[arg(long)]
+        title: String,
+        /// Planned start (RFC 3339, e.g. 2027-06-30T18:00:00Z)
+        #[arg(long, value_name = "TIME")]
+        starts_at: String,
+    },
+    /// One live class
+    Show {
+        /// Live-class id
+        id: String,
+    },
+    /// Change a scheduled class's title or start
+    #[command(group(clap::ArgGroup::new("change").required(true).multiple(true)))]
+    Update {
+        /// Live-class id
+        id: String,
+        /// New title
+        #[arg(long, group = "change")]
+        title: Option<String>,
+        /// New planned start (RFC 3339)
+        #[arg(long, value_name = "TIME", group = "change")]
+        starts_at: Option<String>,
+    },
+    /// Call off a class that has not started
+    Cancel {
+        /// Live-class id
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct OrdersArgs {
+    #[command(flatten)]
+    pub settings: PaymentSettings,
+    #[command(subcommand)]
+    pub command: Orders,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Orders {
+    /// Orders in id order
+    List {
+        /// Only this status (created, paid, refunded, partially_refunded,
+        /// failed, expired)
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this provider (stripe, razorpay, manual, coupon)
+        #[arg(long)]
+        provider: Option<String>,
+        /// Only this buyer (id or e-mail address)
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
+        /// Only this course (id or slug)
+        #[arg(long, value_name = "COURSE")]
+        course: Option<String>,
+        /// Only orders flagged for review
+        #[arg(long)]
+        flagged: bool,
+        /// At most this many
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// One order
+    Show {
+        /// Order id
+        order: String,
+    },
+    /// Refund a paid order through its provider
+    Refund {
+        /// Order id
+        order: String,
+        /// Minor units to refund (e.g. 999 for 9.99 USD) [default: all
+        /// that is left]
+        #[arg(long)]
+        amount: Option<i64>,
+    },
+    /// Mark a manual order (or one flagged for review) paid, enrolling its
+    /// buyer
+    MarkPaid {
+        /// Order id
+        order: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Coupons {
+    /// Make a coupon for one course, or for all of an owner's courses
+    Create {
+        /// 3 to 40 letters, digits, `-` or `_`; matched in any case
+        #[arg(long)]
+        code: String,
+        /// The one course it applies to (id or slug)
+        #[arg(long, value_name = "COURSE")]
+        course: Option<String>,
+        /// Whose courses it applies to when no course is named (id or
+        /// e-mail address)
+        #[arg(long, value_name = "USER")]
+        owner: Option<String>,
+        /// Percent off, 1 to 100
+        #[arg(long, value_name = "N")]
+        percent_off: Option<i64>,
+        /// Amount off in minor units of --currency
+        #[arg(long, value_name = "MINOR")]
+        amount_off: Option<i64>,
+        /// Currency of --amount-off (e.g. USD)
+        #[arg(long)]
+        currency: Option<String>,
+        /// Usable from then (RFC 3339)
+        #[arg(long, value_name = "TIME")]
+        starts_at: Option<String>,
+        /// Usable until then (RFC 3339)
+        #[arg(long, value_name = "TIME")]
+        ends_at: Option<String>,
+        /// Uses in total
+        #[arg(long, value_name = "N")]
+        max_redemptions: Option<i64>,
+        /// Uses per learner
+        #[arg(long, value_name = "N")]
+        max_per_user: Option<i64>,
+    },
+    /// Coupons, or one owner's
+    List {
+        /// Only this owner's (id or e-mail address)
+        #[arg(long, value_name = "USER")]
+        owner: Option<String>,
+    },
+    /// Disable a coupon: it is refused from then on
+    Disable {
+        /// Coupon id
+        coupon: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PaymentsArgs {
+    #[command(flatten)]
+    pub settings: PaymentSettings,
+    #[command(subcommand)]
+    pub command: Payments,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Payments {
+    /// Ask the providers about every order still waiting for its payment
+    /// and apply what they say: payments whose webhooks never came are
+    /// fulfilled, expired checkouts closed
+    Reconcile,
 }

@@ -13,6 +13,10 @@ use lms_core::{
 use crate::cli::{Courses, Enrollments, Events, PasswordSource, Users};
 use crate::output::Output;
 
+pub mod live;
+pub mod media;
+pub mod payments;
+
 /// What a command can fail with: the core's errors, and the few of our own
 /// (files, terminals) mapped onto the same kinds.
 pub type Result<T> = std::result::Result<T, Error>;
@@ -35,6 +39,18 @@ async fn user(lms: &Lms, key: &str) -> Result<User> {
 /// A course id from an id or a slug.
 async fn course_id(lms: &Lms, key: &str) -> Result<CourseId> {
     Ok(lms.course_detail(&SYSTEM, key).await?.summary.course.id)
+}
+
+/// An RFC 3339 time given for `field`.
+fn time(field: &str, raw: &str) -> Result<lms_core::Timestamp> {
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.to_utc())
+        .map_err(|e| Error::invalid_field(field, format!("{raw:?}: {e}")))
+}
+
+/// A time for people, as the event log prints it.
+fn when(t: &lms_core::Timestamp) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 fn user_row(u: &User) -> Vec<String> {
@@ -432,14 +448,7 @@ pub async fn enrollments(lms: &Lms, command: Enrollments, out: Output) -> Result
                     "name at least one address, or --from-file with a CSV of them",
                 ));
             }
-            let expires_at = expires
-                .as_deref()
-                .map(|t| {
-                    chrono::DateTime::parse_from_rfc3339(t)
-                        .map(|t| t.to_utc())
-                        .map_err(|e| Error::invalid_field("expires", format!("{t:?}: {e}")))
-                })
-                .transpose()?;
+            let expires_at = expires.as_deref().map(|t| time("expires", t)).transpose()?;
             let id = course_id(lms, &course).await?;
             if emails.len() > MAX_GRANT {
                 return Err(Error::invalid_field(
@@ -520,7 +529,7 @@ pub async fn events(lms: &Lms, command: Events, out: Output) -> Result<()> {
     out.list(&events, &["ID", "TIME", "TYPE", "SUBJECT", "ACTOR"], |e| {
         vec![
             e.id.to_string(),
-            e.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            when(&e.created_at),
             e.kind.clone(),
             format!("{} {}", e.subject_type, e.subject_id),
             match e.actor_id {

@@ -5,11 +5,12 @@
 mod cli;
 mod commands;
 mod output;
+mod settings;
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser as _};
-use lms_core::{Config, Error, ErrorKind, Lms};
+use lms_core::{Config, Error, ErrorKind, Lms, Secret};
 
 use cli::{Cli, Command};
 use output::Output;
@@ -36,7 +37,7 @@ async fn run(cli: Cli, out: Output) -> Result<(), Error> {
     if cli.verbose > 0 {
         eprintln!("store: {}", redacted(&url));
     }
-    let lms = match &cli.command {
+    match &cli.command {
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(*shell, &mut command, "lms", &mut std::io::stdout());
@@ -45,34 +46,74 @@ async fn run(cli: Cli, out: Output) -> Result<(), Error> {
         Command::Migrate { status } => {
             return commands::migrate(&url, schema.as_deref(), *status, out).await;
         }
-        _ => open(&url, schema).await?,
+        _ => {}
+    }
+    // Only media commands print local links, which need the server's secret.
+    let stored = match &cli.command {
+        Command::Media(m) if m.settings.jwt_secret.is_none() => stored_secret(&cli.data_dir)?,
+        _ => None,
     };
+    let server_secret = match &cli.command {
+        Command::Media(m) => m.settings.jwt_secret.is_some() || stored.is_some(),
+        _ => false,
+    };
+    let config = config(&cli, stored);
+    // Opening applies pending migrations, as lms-http does.
+    let lms = Lms::open(&url, config).await?;
     match cli.command {
         Command::Users(c) => commands::users(&lms, c, out).await,
         Command::Courses(c) => commands::courses(&lms, c, out).await,
         Command::Enrollments(c) => commands::enrollments(&lms, c, out).await,
         Command::Events(c) => commands::events(&lms, c, out).await,
         Command::Stats => commands::stats(&lms, out).await,
+        Command::Media(c) => commands::media::run(&lms, c.command, server_secret, out).await,
+        Command::Live(c) => commands::live::run(&lms, c, out).await,
+        Command::Orders(c) => commands::payments::orders(&lms, c.command, out).await,
+        Command::Coupons(c) => commands::payments::coupons(&lms, c, out).await,
+        Command::Payments(c) => commands::payments::payments(&lms, c.command, out).await,
         Command::Completions { .. } | Command::Migrate { .. } => unreachable!("handled above"),
     }
 }
 
-/// Opens the store (applying pending migrations, as `lms-http` does).
+/// The core's configuration: the store's schema and the data folder, plus
+/// the provider settings of the commands that use them.
 ///
 /// The operator signs no access tokens, so the handle gets a fresh random
-/// signing secret: the server's own secret never has to reach this tool.
-async fn open(url: &str, schema: Option<String>) -> Result<Lms, Error> {
-    use rand::Rng as _;
-    let secret: String = rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(48)
-        .map(char::from)
-        .collect();
+/// signing secret: the server's own secret never has to reach this tool,
+/// except for media commands, whose local links it signs (`stored` is the
+/// data folder's copy, when the flag does not give it).
+fn config(cli: &Cli, stored: Option<Secret>) -> Config {
     let config = Config {
-        database_schema: schema,
-        ..Config::with_jwt_secret(secret)
+        database_schema: cli.database_schema.clone(),
+        data_dir: cli.data_dir.display().to_string(),
+        ..Config::with_jwt_secret(Secret::generate())
     };
-    Lms::open(url, config).await
+    match &cli.command {
+        Command::Media(m) => m.settings.apply(config, stored),
+        Command::Orders(o) => o.settings.apply(config),
+        Command::Payments(p) => p.settings.apply(config),
+        _ => config,
+    }
+}
+
+/// The signing secret `lms-http` generated into the data folder
+/// (`jwt-secret`), if it did.
+fn stored_secret(data_dir: &std::path::Path) -> Result<Option<Secret>, Error> {
+    let path = data_dir.join("jwt-secret");
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().len() >= Config::MIN_JWT_SECRET_BYTES => {
+            Ok(Some(Secret::new(text.trim())))
+        }
+        Ok(_) => Err(Error::invalid_field(
+            "jwt_secret",
+            format!("{} holds too short a secret", path.display()),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::invalid_field(
+            "jwt_secret",
+            format!("cannot read {}: {e}", path.display()),
+        )),
+    }
 }
 
 /// A URL without its password, for messages.
@@ -111,7 +152,9 @@ fn report(e: &Error) {
         eprintln!("  {}: {}", field.field, field.message);
     }
     let hint = match e.kind() {
-        ErrorKind::NotFound => Some("list what exists with `lms users list` or `lms courses list`"),
+        ErrorKind::NotFound => {
+            Some("list what exists with the `list` command (e.g. `lms users list`)")
+        }
         ErrorKind::Conflict => Some("it already exists; `show` it, or choose another value"),
         ErrorKind::InvalidInput => Some("fix the values above and run the command again"),
         ErrorKind::Internal => Some("run again with -v; if it persists, check the store"),

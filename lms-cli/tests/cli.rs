@@ -2,116 +2,11 @@
 //! every command's success path, its JSON shape, exit codes for bad input,
 //! and export then import reproducing a course, idempotently.
 
-use std::path::PathBuf;
+#[macro_use]
+mod common;
 
-use assert_cmd::Command;
-use lms_core::store::conformance::{test_database_url, unique_schema};
+use common::{Store, export_doc, tmp};
 use serde_json::{Value, json};
-
-/// One store for one test, and how to reach it.
-struct Store {
-    url: String,
-    schema: Option<String>,
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("{}-{name}", uuid::Uuid::now_v7()))
-}
-
-impl Store {
-    fn sqlite() -> Self {
-        Self {
-            url: format!("sqlite://{}", tmp("lms.db").display()),
-            schema: None,
-        }
-    }
-
-    fn postgres() -> Self {
-        Self {
-            url: test_database_url(),
-            schema: Some(unique_schema()),
-        }
-    }
-
-    fn lms(&self) -> Command {
-        let mut cmd = Command::cargo_bin("lms").unwrap();
-        cmd.env_clear()
-            .env("LMS_DATABASE_URL", &self.url)
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
-        if let Some(schema) = &self.schema {
-            cmd.env("LMS_DATABASE_SCHEMA", schema);
-        }
-        cmd
-    }
-
-    /// Runs `args`; asserts the exit code; answers standard output.
-    fn run(&self, args: &[&str], code: i32) -> String {
-        self.run_with(args, None, code)
-    }
-
-    fn run_with(&self, args: &[&str], stdin: Option<&str>, code: i32) -> String {
-        let mut cmd = self.lms();
-        cmd.args(args);
-        if let Some(input) = stdin {
-            cmd.write_stdin(input);
-        }
-        let output = cmd.output().unwrap();
-        let stdout = String::from_utf8(output.stdout).unwrap();
-        let stderr = String::from_utf8(output.stderr).unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "lms {args:?}\nstdout: {stdout}\nstderr: {stderr}"
-        );
-        if code != 0 {
-            assert!(stderr.starts_with("error:"), "lms {args:?}: {stderr}");
-        }
-        stdout
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&self.run(&all, 0)).unwrap()
-    }
-
-    /// JSON lines.
-    fn lines(&self, args: &[&str]) -> Vec<Value> {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        self.run(&all, 0)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    fn user(&self, email: &str, role: &str) -> Value {
-        self.json(&[
-            "users",
-            "create",
-            "--email",
-            email,
-            "--name",
-            "Someone",
-            "--role",
-            role,
-            "--generate-password",
-        ])
-    }
-}
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $name() { super::$name(super::Store::sqlite()); } )*
-        }
-        mod postgres {
-            $( #[test] fn $name() { super::$name(super::Store::postgres()); } )*
-        }
-    };
-}
 
 on_both_stores!(
     migrate_lists_pending_then_applies_them,
@@ -275,34 +170,6 @@ fn bad_input_gets_its_exit_code_and_changes_nothing(s: Store) {
     std::fs::write(&student_owned, export_doc("ada@example.com").to_string()).unwrap();
     s.run(&["courses", "import", student_owned.to_str().unwrap()], 2);
     assert!(s.lines(&["courses", "list"]).is_empty());
-}
-
-/// A document as `courses export` writes it: two sections, three lectures.
-fn export_doc(owner: &str) -> Value {
-    json!({
-        "format": "lms.course/1",
-        "course": {
-            "slug": "rust-from-scratch",
-            "title": "Rust from scratch",
-            "subtitle": "Ownership without tears",
-            "description": "# Welcome",
-            "level": "beginner",
-            "language": "en",
-            "tags": ["rust", "systems"],
-            "price": {"amount": 4900, "currency": "USD"},
-            "status": "published",
-            "owner_email": owner,
-        },
-        "sections": [
-            {"title": "Basics", "lectures": [
-                {"title": "Hello", "kind": "video", "body": "", "duration_secs": 300, "free_preview": true},
-                {"title": "Types", "kind": "article", "body": "Types **matter**.", "duration_secs": 0, "free_preview": false},
-            ]},
-            {"title": "Ownership", "lectures": [
-                {"title": "Borrowing", "kind": "video", "body": "", "duration_secs": 600, "free_preview": false},
-            ]},
-        ],
-    })
 }
 
 fn a_course_exported_and_imported_into_an_empty_store_is_the_same_tree(s: Store) {

@@ -24,6 +24,7 @@ use serde_json::json;
 on_both_stores!(
     bad_upload_requests_are_refused_naming_the_field_and_store_nothing,
     only_those_who_may_change_the_target_get_a_ticket,
+    admins_and_the_operator_upload_in_a_users_name,
     a_local_upload_is_checked_stored_attached_once,
     s3_presigned_puts_carry_exactly_the_signed_type_and_size,
     mux_assets_webhooks_and_playback_follow_the_rules,
@@ -245,6 +246,72 @@ async fn only_those_who_may_change_the_target_get_a_ticket(h: Harness) {
     };
     lms.create_upload(&student, avatar).await.unwrap();
     assert_eq!(upload_events(&lms).await, 3);
+}
+
+async fn admins_and_the_operator_upload_in_a_users_name(h: Harness) {
+    let lms = local(&h);
+    let owner = account(&h, "owner@example.com", Role::Instructor).await;
+    let student = account(&h, "student@example.com", Role::Student).await;
+    let admin = account(&h, "admin@example.com", Role::Admin).await;
+    let (_, lectures) = course(&lms, &owner, false).await;
+    let learner = student.user_id().unwrap();
+    let avatar = UploadInput {
+        purpose: "avatar".into(),
+        file_name: "me.png".into(),
+        content_type: "image/png".into(),
+        size: 10,
+        ..UploadInput::default()
+    };
+    // The operator has no account: only the named form works for it.
+    let err = lms
+        .create_upload(&Actor::System, avatar.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    for (actor, kind) in [
+        (&Actor::Anonymous, ErrorKind::Unauthenticated),
+        (&student, ErrorKind::Forbidden),
+        (&owner, ErrorKind::Forbidden),
+    ] {
+        let err = lms
+            .create_upload_for(actor, learner, avatar.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), kind);
+    }
+    let err = lms
+        .create_upload_for(&Actor::System, lms_core::UserId::new(), avatar.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.fields()[0].field, "owner");
+    assert_eq!(upload_events(&lms).await, 0);
+
+    // The upload is the named user's: they see it, and the operator
+    // completes it (here: finds nothing uploaded yet).
+    let ticket = lms
+        .create_upload_for(&Actor::System, learner, avatar)
+        .await
+        .unwrap();
+    assert_eq!(
+        lms.upload(&student, ticket.upload_id)
+            .await
+            .unwrap()
+            .owner_id,
+        learner
+    );
+    let err = lms
+        .complete_upload(&Actor::System, ticket.upload_id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.fields()[0].field, "upload");
+    // A lecture file in the owner's name, by an admin.
+    let by_admin = lms
+        .create_upload_for(&admin, owner.user_id().unwrap(), video(lectures[0].id, 100))
+        .await
+        .unwrap();
+    let asset = lms.upload(&owner, by_admin.upload_id).await.unwrap();
+    assert_eq!(asset.lecture_id, Some(lectures[0].id));
+    assert_eq!(upload_events(&lms).await, 2);
 }
 
 async fn a_local_upload_is_checked_stored_attached_once(h: Harness) {

@@ -36,7 +36,7 @@ use crate::Lms;
 use crate::actor::Actor;
 use crate::catalog::{LectureKind, lecture_access};
 use crate::clock::after;
-use crate::domain::{AssetId, LectureId};
+use crate::domain::{AssetId, LectureId, UserId};
 use crate::error::{Error, FieldError, Result, finish};
 use crate::store::media::{NewAsset, WebhookDelivery};
 
@@ -203,6 +203,35 @@ impl Lms {
     /// course. Nothing is stored when any check fails.
     pub async fn create_upload(&self, actor: &Actor, input: UploadInput) -> Result<UploadTicket> {
         let user = actor.require_user()?;
+        self.issue_upload(actor, user, input).await
+    }
+
+    /// Issues an upload ticket in `owner`'s name, for admins and the
+    /// operator (who has no account of their own to upload as): `owner`'s
+    /// avatar, or a course file recorded as uploaded by `owner`. The same
+    /// checks as [`Lms::create_upload`] apply.
+    pub async fn create_upload_for(
+        &self,
+        actor: &Actor,
+        owner: UserId,
+        input: UploadInput,
+    ) -> Result<UploadTicket> {
+        actor.require_admin()?;
+        let known = self.store().user(owner).await?;
+        if known.is_none_or(|u| u.deleted_at.is_some()) {
+            return Err(Error::invalid_field("owner", "is not a user"));
+        }
+        self.issue_upload(actor, owner, input).await
+    }
+
+    /// A ticket for `input`, owned by `user`, once `actor` may change its
+    /// target.
+    async fn issue_upload(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        input: UploadInput,
+    ) -> Result<UploadTicket> {
         let checked = check_upload(&input)?;
         let (course_id, lecture_id) = match checked.purpose {
             UploadPurpose::Avatar => (None, None),
@@ -263,15 +292,18 @@ impl Lms {
     }
 
     /// An upload the actor may complete or read: the uploader's, or any for
-    /// an admin. Others get `not_found`, so upload ids reveal nothing.
+    /// an admin or the operator. Others get `not_found`, so upload ids reveal nothing.
     async fn own_asset(&self, actor: &Actor, id: AssetId) -> Result<Asset> {
-        let user = actor.require_user()?;
+        if matches!(actor, Actor::Anonymous) {
+            return Err(Error::unauthenticated("sign in first"));
+        }
         let asset = self
             .store()
             .asset(id)
             .await?
             .ok_or_else(|| Error::not_found("upload not found"))?;
-        if asset.owner_id == user || actor.is_admin() {
+        // The operator too: it completes the uploads it issued in others' names.
+        if actor.user_id() == Some(asset.owner_id) || actor.is_admin() {
             Ok(asset)
         } else {
             Err(Error::not_found("upload not found"))
