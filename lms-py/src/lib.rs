@@ -17,12 +17,13 @@ use std::future::Future;
 use std::net::IpAddr;
 
 use lms_core::{
-    AccountUpdate, Actor, AssetId, AuthAction, CatalogQuery, Config, CourseExport, CourseId,
-    CourseInput, CourseStatus, CourseUpdate, Credentials, EnrollmentId, Error, ErrorKind,
-    EventQuery, GrantInput, IngressInput, LectureId, LectureInput, LectureMove, LectureUpdate,
-    LiveSessionId, LiveSessionInput, LiveSessionUpdate, NewAccount, PasswordChange, ProfileUpdate,
-    ProgressUpdate, Registration, Role, SectionId, SectionInput, Timestamp, UploadInput, UserId,
-    UserQuery,
+    AccountUpdate, Actor, AssetId, AuthAction, CatalogQuery, CheckoutInput, Config, CouponCheck,
+    CouponId, CouponInput, CourseExport, CourseId, CourseInput, CourseStatus, CourseUpdate,
+    Credentials, EnrollmentId, Error, ErrorKind, EventQuery, GrantInput, IngressInput, LectureId,
+    LectureInput, LectureMove, LectureUpdate, LiveSessionId, LiveSessionInput, LiveSessionUpdate,
+    NewAccount, OrderId, OrderQuery, PasswordChange, ProfileUpdate, ProgressUpdate,
+    RazorpayVerifyInput, RefundInput, Registration, Role, SectionId, SectionInput, Timestamp,
+    UploadInput, UserId, UserQuery,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -1240,6 +1241,225 @@ impl PyLms {
             lms.livekit_webhook(authorization.as_deref(), &body).await
         })
     }
+
+    // ----- payments -----
+
+    /// Starts buying a course for the signed-in learner: `provider`
+    /// (`stripe`, `razorpay`, `manual`), `coupon_code`, `success_url`,
+    /// `cancel_url`, as over HTTP.
+    #[pyo3(signature = (actor, course_id, **fields))]
+    fn checkout<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        course_id: String,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor, body) = (self.lms.clone(), actor.get().0, kwargs(fields)?);
+        run(py, "CheckoutAnswer", async move {
+            let id = CourseId::parse("course_id", &course_id)?;
+            let input: CheckoutInput = from_value(body)?;
+            lms.checkout(&actor, id, input).await
+        })
+    }
+
+    /// Confirms a Razorpay Checkout payment from the browser: `order_id`
+    /// (ours), `razorpay_payment_id`, `razorpay_signature`.
+    #[pyo3(signature = (actor, **fields))]
+    fn razorpay_verify<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor, body) = (self.lms.clone(), actor.get().0, kwargs(fields)?);
+        run(py, "Order", async move {
+            let input: RazorpayVerifyInput = from_value(body)?;
+            lms.razorpay_verify(&actor, input).await
+        })
+    }
+
+    /// A Stripe webhook delivery: the raw body and its `Stripe-Signature`
+    /// header.
+    #[pyo3(signature = (body, signature=None))]
+    fn stripe_webhook<'py>(
+        &self,
+        py: Python<'py>,
+        body: Vec<u8>,
+        signature: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let lms = self.lms.clone();
+        run(py, "WebhookReceipt", async move {
+            lms.stripe_webhook(signature.as_deref(), &body).await
+        })
+    }
+
+    /// A Razorpay webhook delivery: the raw body, its
+    /// `X-Razorpay-Signature` and `X-Razorpay-Event-Id` headers.
+    #[pyo3(signature = (body, signature=None, event_id=None))]
+    fn razorpay_webhook<'py>(
+        &self,
+        py: Python<'py>,
+        body: Vec<u8>,
+        signature: Option<String>,
+        event_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let lms = self.lms.clone();
+        run(py, "WebhookReceipt", async move {
+            lms.razorpay_webhook(signature.as_deref(), event_id.as_deref(), &body)
+                .await
+        })
+    }
+
+    /// Marks a manual order, or one flagged for review, paid (admins).
+    fn mark_order_paid<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        order_id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor) = (self.lms.clone(), actor.get().0);
+        run(py, "Order", async move {
+            lms.mark_order_paid(&actor, OrderId::parse("order_id", &order_id)?)
+                .await
+        })
+    }
+
+    /// The signed-in learner's orders, oldest first.
+    fn my_orders<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor) = (self.lms.clone(), actor.get().0);
+        run(py, "Order", async move { lms.my_orders(&actor).await })
+    }
+
+    /// Orders by id (admins): `status`, `provider`, `user_id`, `course_id`,
+    /// `flagged`, `after`, `limit`, as over HTTP.
+    #[pyo3(signature = (actor, **query))]
+    fn orders<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        query: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor, body) = (self.lms.clone(), actor.get().0, kwargs(query)?);
+        run(py, "Order", async move {
+            let query: OrderQuery = from_value(body)?;
+            lms.orders(&actor, query).await
+        })
+    }
+
+    /// One order, for its buyer and admins.
+    fn order<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        order_id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor) = (self.lms.clone(), actor.get().0);
+        run(py, "Order", async move {
+            lms.order(&actor, OrderId::parse("order_id", &order_id)?)
+                .await
+        })
+    }
+
+    /// Refunds a paid order through its provider (admins): all that is
+    /// left, or `amount` minor units of it.
+    #[pyo3(signature = (actor, order_id, **fields))]
+    fn refund_order<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        order_id: String,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor, body) = (self.lms.clone(), actor.get().0, kwargs(fields)?);
+        run(py, "Order", async move {
+            let id = OrderId::parse("order_id", &order_id)?;
+            let input: RefundInput = from_value(body)?;
+            lms.refund_order(&actor, id, input).await
+        })
+    }
+
+    /// Asks the providers about every open order and repairs what the
+    /// webhooks missed (admins).
+    fn reconcile_payments<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor) = (self.lms.clone(), actor.get().0);
+        run(py, "ReconcileReport", async move {
+            lms.reconcile_payments(&actor).await
+        })
+    }
+
+    /// A coupon for the owner's courses (or any, for admins): `code`,
+    /// `course_id`, `owner_id`, `percent_off` or `amount_off` with
+    /// `currency`, `starts_at`, `ends_at`, `max_redemptions`,
+    /// `max_per_user`.
+    #[pyo3(signature = (actor, **fields))]
+    fn create_coupon<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor, body) = (self.lms.clone(), actor.get().0, kwargs(fields)?);
+        run(py, "Coupon", async move {
+            let input: CouponInput = from_value(body)?;
+            lms.create_coupon(&actor, input).await
+        })
+    }
+
+    /// The coupons the actor may manage (admins: all, or `owner_id`'s).
+    #[pyo3(signature = (actor, owner_id=None))]
+    fn coupons<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        owner_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor) = (self.lms.clone(), actor.get().0);
+        run(py, "Coupon", async move {
+            let owner = owner_id
+                .map(|o| UserId::parse("owner_id", &o))
+                .transpose()?;
+            lms.coupons(&actor, owner).await
+        })
+    }
+
+    /// Disables a coupon (its owner and admins).
+    fn disable_coupon<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        coupon_id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor) = (self.lms.clone(), actor.get().0);
+        run(py, "Coupon", async move {
+            lms.disable_coupon(&actor, CouponId::parse("coupon_id", &coupon_id)?)
+                .await
+        })
+    }
+
+    /// What a coupon does to a course's price for the signed-in learner:
+    /// `code`, `course_id`.
+    #[pyo3(signature = (actor, **fields))]
+    fn validate_coupon<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyActor>,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (lms, actor, body) = (self.lms.clone(), actor.get().0, kwargs(fields)?);
+        run(py, "CouponQuote", async move {
+            let check: CouponCheck = from_value(body)?;
+            lms.validate_coupon(&actor, check).await
+        })
+    }
 }
 
 /// Runs a core operation as an awaitable on the host's loop. The result is
@@ -1414,21 +1634,36 @@ fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny
 }
 
 /// Deserializes keyword arguments into a core request struct. A wrong shape
-/// is `invalid_input` naming the field, as the HTTP face answers a body.
+/// is `invalid_input` naming the field, dotted from the top (`price.amount`),
+/// as the HTTP face answers a body (lms-http's `body::parse`).
 fn from_value<T: DeserializeOwned>(value: Value) -> lms_core::Result<T> {
-    serde_json::from_value(value).map_err(|e| {
-        let message = e.to_string();
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let base = if path == "." { "" } else { path.as_str() };
+        let message = e.into_inner().to_string();
+        // For an unknown or missing member the path is the enclosing
+        // object; the member itself is only in serde's message.
         let named = ["unknown field `", "missing field `"]
             .iter()
             .find_map(|prefix| message.strip_prefix(prefix))
             .and_then(|rest| rest.split_once('`'))
-            .map(|(name, _)| name.to_owned());
+            .map(|(name, _)| name);
+        let join = |name: &str| {
+            if base.is_empty() {
+                name.to_owned()
+            } else if base.ends_with(name) {
+                base.to_owned()
+            } else {
+                format!("{base}.{name}")
+            }
+        };
         match named {
             Some(name) if message.starts_with("unknown") => {
-                Error::invalid_field(name, "is not a known field")
+                Error::invalid_field(join(name), "is not a known field")
             }
-            Some(name) => Error::invalid_field(name, "is required"),
-            None => Error::invalid_field("body", message),
+            Some(name) => Error::invalid_field(join(name), "is required"),
+            None if base.is_empty() => Error::invalid_field("body", message),
+            None => Error::invalid_field(base, message),
         }
     })
 }

@@ -53,6 +53,11 @@ from ._records import (
     Playback,
     Attachment,
     WebhookReceipt,
+    Order,
+    CheckoutAnswer,
+    Coupon,
+    CouponQuote,
+    ReconcileReport,
 )
 
 __all__ = [
@@ -95,4 +100,9 @@ __all__ = [
     "LiveToken",
     "LiveIngress",
     "WebhookReceipt",
+    "Order",
+    "CheckoutAnswer",
+    "Coupon",
+    "CouponQuote",
+    "ReconcileReport",
 ]

@@ -42,6 +42,11 @@ __all__ = [
     "LiveToken",
     "LiveIngress",
     "WebhookReceipt",
+    "Order",
+    "CheckoutAnswer",
+    "Coupon",
+    "CouponQuote",
+    "ReconcileReport",
 ]
 
 
@@ -313,6 +318,10 @@ class Attachment(Record):
 
 class WebhookReceipt(Record):
     """What a webhook delivery did: ``applied``, ``ignored`` or ``duplicate``."""
+
+    outcome: str
+
+
 class LiveSession(Record):
     """A live class in a LiveKit room; ``ingress`` only for its hosts."""
 
@@ -347,6 +356,86 @@ class LiveIngress(Record):
     input_type: str
     url: str
     stream_key: str
+
+
+class Order(Record):
+    """One attempt to buy one course; amounts are integer minor units."""
+
+    id: str
+    user_id: str
+    course_id: str
+    provider: str
+    status: str
+    list_amount: int
+    discount_amount: int
+    amount: int
+    currency: str
+    coupon_id: Optional[str]
+    provider_order_id: Optional[str]
+    provider_payment_id: Optional[str]
+    refunded_amount: int
+    review_reason: Optional[str]
+    checkout_url: Optional[str]
+    created_at: str
+    updated_at: str
+    paid_at: Optional[str]
+    closed_at: Optional[str]
+
+
+class CheckoutAnswer(Record):
+    """A started checkout: Stripe's ``checkout_url``, or in ``razorpay``
+    what Razorpay Checkout needs (``key_id``, ``order_id``, ``amount``,
+    ``currency``). ``status`` is ``paid`` when a coupon made it free."""
+
+    order_id: str
+    status: str
+    provider: str
+    amount: int
+    currency: str
+    checkout_url: Optional[str]
+    razorpay: Optional[Record]
+
+
+class Coupon(Record):
+    """A percent or fixed-amount coupon on one course or all of an owner's."""
+
+    id: str
+    code: str
+    owner_id: str
+    course_id: Optional[str]
+    kind: str
+    percent_off: Optional[int]
+    amount_off: Optional[int]
+    currency: Optional[str]
+    starts_at: Optional[str]
+    ends_at: Optional[str]
+    max_redemptions: Optional[int]
+    max_per_user: Optional[int]
+    redeemed: int
+    disabled: bool
+    created_at: str
+    updated_at: str
+
+
+class CouponQuote(Record):
+    """A course's price with a coupon."""
+
+    coupon_id: str
+    code: str
+    course_id: str
+    list_amount: int
+    discount_amount: int
+    amount: int
+    currency: str
+
+
+class ReconcileReport(Record):
+    """What a reconciliation run did: orders ``checked``, ``repaired``, and
+    those whose provider could not be asked (``errors``)."""
+
+    checked: int
+    repaired: int
+    errors: int
 
 
 _KINDS: Dict[str, Type[Record]] = {name: globals()[name] for name in __all__}
