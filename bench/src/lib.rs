@@ -13,6 +13,8 @@
 //! - [`load`]: the load generator;
 //! - [`procs`]: building, starting and stopping servers, pgbench;
 //! - [`argon`]: the core's password hash, made and timed here;
+//! - [`providers`]: ready Mux videos, the RS256 ceiling, signed Stripe
+//!   webhooks;
 //! - [`harness`]: the run itself and its report.
 //!
 //! Numbers from here are benchmarks, not tests: nothing in `cargo test`
@@ -23,6 +25,7 @@ pub mod dataset;
 pub mod harness;
 pub mod load;
 pub mod procs;
+pub mod providers;
 pub mod seed;
 
 /// A progress line on stderr, so stdout carries only the report.
