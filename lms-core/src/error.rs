@@ -72,6 +72,43 @@ pub struct FieldError {
     pub message: String,
 }
 
+impl FieldError {
+    /// The field a deserialization error is about, for the faces that
+    /// read requests as JSON values (lms-http's bodies, lms-py's keyword
+    /// arguments). `path` is where serde_path_to_error saw the error,
+    /// dotted from the root (`price.amount`, `.` for the root); for an
+    /// unknown or missing member that is the enclosing object, and the
+    /// member itself is only in serde's message (in backticks), so it is
+    /// joined on. An error at the root names `body`.
+    pub fn from_shape_error(path: &str, message: &str) -> Self {
+        let named = ["unknown field `", "missing field `"]
+            .iter()
+            .find_map(|prefix| message.strip_prefix(prefix))
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name);
+        let base = if path == "." { "" } else { path };
+        let join = |name: &str| {
+            if base.is_empty() {
+                name.to_owned()
+            } else if base.ends_with(name) {
+                base.to_owned()
+            } else {
+                format!("{base}.{name}")
+            }
+        };
+        let (field, message) = match named {
+            Some(name) if message.starts_with("unknown") => (join(name), "is not a known field"),
+            Some(name) => (join(name), "is required"),
+            None if base.is_empty() => ("body".to_owned(), message),
+            None => (base.to_owned(), message),
+        };
+        Self {
+            field,
+            message: message.to_owned(),
+        }
+    }
+}
+
 /// The library's error: a kind, a message, and details for some kinds.
 #[derive(Debug)]
 pub struct Error {

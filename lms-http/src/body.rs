@@ -96,8 +96,8 @@ fn shape_error(path: &str, err: serde_json::Error) -> Problem {
         }
         Category::Data => {
             let message = without_position(&err.to_string());
-            let (field, message) = field_of(path, &message);
-            Problem::invalid_field(field, message)
+            let f = lms_core::FieldError::from_shape_error(path, &message);
+            Problem::invalid_field(f.field, f.message)
         }
     }
 }
@@ -107,35 +107,6 @@ fn without_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(at) => message[..at].to_owned(),
         None => message.to_owned(),
-    }
-}
-
-/// The member an error is about, dotted from the root (`price.amount`).
-///
-/// serde_path_to_error gives the path where the error happened. For an
-/// unknown or missing member that is the enclosing object, and the member
-/// itself is only in serde's message (in backticks), so it is joined on.
-fn field_of(path: &str, message: &str) -> (String, String) {
-    let named = ["unknown field `", "missing field `"]
-        .iter()
-        .find_map(|prefix| message.strip_prefix(prefix))
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(name, _)| name);
-    let base = if path == "." { "" } else { path };
-    let join = |name: &str| {
-        if base.is_empty() {
-            name.to_owned()
-        } else if base.ends_with(name) {
-            base.to_owned()
-        } else {
-            format!("{base}.{name}")
-        }
-    };
-    match named {
-        Some(name) if message.starts_with("unknown") => (join(name), "is not a known field".into()),
-        Some(name) => (join(name), "is required".into()),
-        None if base.is_empty() => ("body".into(), message.to_owned()),
-        None => (base.to_owned(), message.to_owned()),
     }
 }
 

@@ -19,11 +19,11 @@ use std::net::IpAddr;
 use lms_core::{
     AccountUpdate, Actor, AssetId, AuthAction, CatalogQuery, CheckoutInput, Config, CouponCheck,
     CouponId, CouponInput, CourseExport, CourseId, CourseInput, CourseStatus, CourseUpdate,
-    Credentials, EnrollmentId, Error, ErrorKind, EventQuery, GrantInput, IngressInput, LectureId,
-    LectureInput, LectureMove, LectureUpdate, LiveSessionId, LiveSessionInput, LiveSessionUpdate,
-    NewAccount, OrderId, OrderQuery, PasswordChange, ProfileUpdate, ProgressUpdate,
-    RazorpayVerifyInput, RefundInput, Registration, Role, SectionId, SectionInput, Timestamp,
-    UploadInput, UserId, UserQuery,
+    Credentials, EnrollmentId, Error, ErrorKind, EventQuery, FieldError, GrantInput, IngressInput,
+    LectureId, LectureInput, LectureMove, LectureUpdate, LiveSessionId, LiveSessionInput,
+    LiveSessionUpdate, NewAccount, OrderId, OrderQuery, PasswordChange, ProfileUpdate,
+    ProgressUpdate, RazorpayVerifyInput, RefundInput, Registration, Role, SectionId, SectionInput,
+    Timestamp, UploadInput, UserId, UserQuery,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -1639,32 +1639,8 @@ fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny
 fn from_value<T: DeserializeOwned>(value: Value) -> lms_core::Result<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let base = if path == "." { "" } else { path.as_str() };
-        let message = e.into_inner().to_string();
-        // For an unknown or missing member the path is the enclosing
-        // object; the member itself is only in serde's message.
-        let named = ["unknown field `", "missing field `"]
-            .iter()
-            .find_map(|prefix| message.strip_prefix(prefix))
-            .and_then(|rest| rest.split_once('`'))
-            .map(|(name, _)| name);
-        let join = |name: &str| {
-            if base.is_empty() {
-                name.to_owned()
-            } else if base.ends_with(name) {
-                base.to_owned()
-            } else {
-                format!("{base}.{name}")
-            }
-        };
-        match named {
-            Some(name) if message.starts_with("unknown") => {
-                Error::invalid_field(join(name), "is not a known field")
-            }
-            Some(name) => Error::invalid_field(join(name), "is required"),
-            None if base.is_empty() => Error::invalid_field("body", message),
-            None => Error::invalid_field(base, message),
-        }
+        let f = FieldError::from_shape_error(&path, &e.into_inner().to_string());
+        Error::invalid_field(f.field, f.message)
     })
 }
 
