@@ -368,6 +368,12 @@ pub enum Media {
     Playback {
         /// Lecture id
         lecture: String,
+        /// Add a signed poster image (Mux only)
+        #[arg(long)]
+        thumbnail: bool,
+        /// Add signed timeline previews, a WebVTT storyboard (Mux only)
+        #[arg(long)]
+        storyboard: bool,
     },
     /// A lecture's attached files with signed links
     Attachments {

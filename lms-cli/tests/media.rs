@@ -305,6 +305,11 @@ fn bad_uploads_are_refused_and_store_nothing(s: Store) {
     std::fs::write(data.join("jwt-secret"), SECRET).unwrap();
     let playback = without.json(&["media", "playback", &ids[0]]);
     assert_eq!(playback["kind"], "file");
+    // Images are Mux's: a file plays without them even when asked.
+    let asked = without.json(&["media", "playback", "--thumbnail", "--storyboard", &ids[0]]);
+    assert_eq!(asked["kind"], "file");
+    assert_eq!(asked["thumbnail_url"], serde_json::Value::Null);
+    assert_eq!(asked["storyboard_url"], serde_json::Value::Null);
 }
 
 /// With S3 settings the bytes go to the bucket by the presigned PUT, which

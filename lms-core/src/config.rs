@@ -50,6 +50,14 @@ pub struct Config {
     /// Register and login attempts a minute on one e-mail address
     /// (`LMS_AUTH_ACCOUNT_RATE_PER_MINUTE`, 10; 0 turns the limit off).
     pub auth_account_rate_per_minute: u32,
+    /// How long, in milliseconds, answers many requests share (the public
+    /// catalog, course trees, the session behind an access token) are kept
+    /// in this process (`LMS_READ_CACHE_TTL_MS`; 0, off, in the library:
+    /// every read sees the store). This instance's own writes show at once
+    /// whatever the value; another instance's show within it, so it bounds
+    /// how late a change or a revoked session is seen behind a load
+    /// balancer. At most 60,000.
+    pub read_cache_ttl_ms: u64,
     /// Embedded data (`LMS_DATA_DIR`, `./lms-data`): local media storage
     /// keeps its files under `media/` there.
     pub data_dir: String,
@@ -142,6 +150,7 @@ impl Default for Config {
             hash_concurrency: 0,
             auth_rate_per_minute: 60,
             auth_account_rate_per_minute: 10,
+            read_cache_ttl_ms: 0,
             data_dir: "./lms-data".to_owned(),
             public_url: "http://127.0.0.1:8080".to_owned(),
             upload_url_ttl_secs: 15 * 60,
@@ -186,6 +195,9 @@ impl Config {
 
     /// Longest presigned URL S3 accepts: 7 days.
     pub const MAX_PRESIGN_SECS: u64 = 7 * 24 * 3600;
+
+    /// Longest read-cache lifetime: a minute.
+    pub const MAX_READ_CACHE_TTL_MS: u64 = 60_000;
 
     /// The default configuration with the given signing secret.
     pub fn with_jwt_secret(secret: impl Into<Secret>) -> Self {
@@ -267,6 +279,9 @@ impl Config {
         }
         if !(60..=Self::MAX_PRESIGN_SECS).contains(&self.upload_url_ttl_secs) {
             bad("upload_url_ttl_secs", "must be between 60 and 604800");
+        }
+        if self.read_cache_ttl_ms > Self::MAX_READ_CACHE_TTL_MS {
+            bad("read_cache_ttl_ms", "must be at most 60000");
         }
         if !(60..=Self::MAX_PRESIGN_SECS).contains(&self.media_url_ttl_secs) {
             bad("media_url_ttl_secs", "must be between 60 and 604800");

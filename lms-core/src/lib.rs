@@ -46,11 +46,14 @@
 //!   refunds, coupons and reconciliation.
 //! - [`signing`]: HMAC helpers and the `t=,v1=` webhook signature scheme.
 //! - [`events`]: the append-only event log.
+//! - `cache`: the short-lived read cache of catalog pages, course trees and
+//!   sessions (`Config::read_cache_ttl_ms`).
 //! - [`store`]: the store traits, SQLite and PostgreSQL, migrations and the
 //!   public conformance suite.
 
 pub mod accounts;
 pub mod actor;
+mod cache;
 pub mod catalog;
 pub mod clock;
 pub mod config;
@@ -66,6 +69,8 @@ pub mod signing;
 pub mod store;
 
 use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
 use std::sync::Arc;
 
 pub use accounts::{
@@ -92,8 +97,8 @@ pub use live::{
     LiveToken,
 };
 pub use media::{
-    Asset, Attachment, LocalStorage, ObjectStorage, Playback, S3Storage, UploadInput,
-    UploadPurpose, UploadTicket, WebhookReceipt,
+    Asset, Attachment, LocalStorage, ObjectStorage, Playback, PlaybackOptions, S3Storage,
+    UploadInput, UploadPurpose, UploadTicket, WebhookReceipt,
 };
 pub use payments::{
     CheckoutAnswer, CheckoutInput, Coupon, CouponCheck, CouponInput, CouponQuote, Order,
@@ -103,6 +108,7 @@ pub use progress::{CourseProgress, ProgressUpdate};
 pub use store::{Stats, Store, User, UserQuery};
 
 use accounts::{Hasher, TokenKeys};
+use cache::ReadCache;
 
 /// The handle to everything: cheap to clone (one `Arc`), `Send + Sync`.
 #[derive(Clone)]
@@ -129,6 +135,13 @@ struct Inner {
     /// Rate-limit hits seen by this handle, to prune drained buckets now
     /// and then (see `accounts::throttle`).
     throttle_hits: std::sync::atomic::AtomicU64,
+    /// Shared reads (see [`cache`]): whether an access token's session is
+    /// live (its role and token version, or `None` when revoked)...
+    sessions: ReadCache<(UserId, SessionId), Option<(Role, i64)>>,
+    /// ...course trees by id or slug...
+    courses: ReadCache<String, Option<Arc<CourseDetail>>>,
+    /// ...and public catalog pages by their filter.
+    catalog: ReadCache<String, Arc<CatalogPage>>,
 }
 
 impl fmt::Debug for Lms {
@@ -168,6 +181,28 @@ impl Lms {
     /// The current time, rounded to what the stores keep.
     pub fn now(&self) -> Timestamp {
         clock::stored(self.inner.clock.now())
+    }
+
+    /// `load()`, or what `cache` kept of it for `key` (see [`cache`]).
+    async fn cached<K, V, F>(&self, cache: &ReadCache<K, V>, key: K, load: F) -> Result<V>
+    where
+        K: Eq + Hash,
+        V: Clone,
+        F: Future<Output = Result<V>>,
+    {
+        let ttl = self.inner.config.read_cache_ttl_ms;
+        let writes = match self.inner.store.committed_writes() {
+            Some(writes) if ttl > 0 => writes,
+            _ => return load.await,
+        };
+        let ttl = std::time::Duration::from_millis(ttl);
+        if let Some(value) = cache.get(&key, writes, ttl) {
+            return Ok(value);
+        }
+        let read_at = std::time::Instant::now();
+        let value = load.await?;
+        cache.put(key, value.clone(), writes, read_at);
+        Ok(value)
     }
 }
 
@@ -266,6 +301,9 @@ impl LmsBuilder {
                 livekit,
                 payments,
                 throttle_hits: std::sync::atomic::AtomicU64::new(0),
+                sessions: ReadCache::new(),
+                courses: ReadCache::new(),
+                catalog: ReadCache::new(),
             }),
         })
     }

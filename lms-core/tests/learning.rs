@@ -816,7 +816,7 @@ async fn catalog_pages_return_each_course_once_while_courses_are_added(h: Harnes
             h.clock.advance(Duration::from_secs(1));
             published(&h, &owner, &format!("{sort} late {added}"), 1).await;
             added += 1;
-            match page.next_cursor {
+            match page.next_cursor.clone() {
                 Some(next) => cursor = Some(next),
                 None => break,
             }
@@ -892,7 +892,7 @@ async fn the_catalog_searches_filters_and_sorts(h: Harness) {
                 .await
                 .unwrap()
                 .items
-                .into_iter()
+                .iter()
                 .map(|c| c.course.id)
                 .collect::<Vec<_>>()
         }

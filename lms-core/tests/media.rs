@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use common::{Harness, account};
 use lms_core::events::kinds;
-use lms_core::media::{AssetStatus, PlaybackKind, VideoStatus, WebhookOutcome};
+use lms_core::media::{AssetStatus, PlaybackKind, PlaybackOptions, VideoStatus, WebhookOutcome};
 use lms_core::signing::timestamped_header;
 use lms_core::{
     Actor, Config, CourseInput, ErrorKind, EventQuery, LectureInput, Lms, Role, SectionInput,
@@ -470,7 +470,10 @@ async fn s3_presigned_puts_carry_exactly_the_signed_type_and_size(h: Harness) {
     assert_eq!(asset.status, AssetStatus::Stored);
     assert_eq!(server.object(&asset.object_key).unwrap(), body);
     // Without Mux the source file plays through a presigned GET.
-    let playback = lms.playback(&owner, lectures[0].id).await.unwrap();
+    let playback = lms
+        .playback(&owner, lectures[0].id, PlaybackOptions::default())
+        .await
+        .unwrap();
     assert_eq!(playback.kind, PlaybackKind::File);
     let got = reqwest::get(&playback.url).await.unwrap();
     assert_eq!(got.status(), 200);
@@ -557,7 +560,10 @@ async fn mux_assets_webhooks_and_playback_follow_the_rules(h: Harness) {
     lms.complete_upload(&owner, ticket.upload_id).await.unwrap();
     assert_eq!(mux.requests().len(), 1);
 
-    let err = lms.playback(&learner, lectures[0].id).await.unwrap_err();
+    let err = lms
+        .playback(&learner, lectures[0].id, PlaybackOptions::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict, "still processing");
 
     let ready = json!({
@@ -619,9 +625,15 @@ async fn mux_assets_webhooks_and_playback_follow_the_rules(h: Harness) {
         );
     }
 
-    // Playback: the enrolled learner and the owner, with RS256 tokens.
-    for actor in [&learner, &owner] {
-        let playback = lms.playback(actor, lectures[0].id).await.unwrap();
+    // Playback: the enrolled learner and the owner, with RS256 tokens; the
+    // images only when asked for, each with its own audience.
+    let video_only = PlaybackOptions::default();
+    let with_images = PlaybackOptions {
+        thumbnail: true,
+        storyboard: true,
+    };
+    for (actor, options) in [(&learner, video_only), (&owner, with_images)] {
+        let playback = lms.playback(actor, lectures[0].id, options).await.unwrap();
         assert_eq!(playback.kind, PlaybackKind::Mux);
         assert_eq!(playback.playback_id.as_deref(), Some("pb-signed"));
         let token = playback.token.clone().unwrap();
@@ -632,10 +644,30 @@ async fn mux_assets_webhooks_and_playback_follow_the_rules(h: Harness) {
         let key =
             jsonwebtoken::DecodingKey::from_rsa_pem(keys::MUX_SIGNING_PUBLIC_KEY_PEM.as_bytes())
                 .unwrap();
-        for (token, aud) in [
-            (token, "v"),
-            (playback.thumbnail_token.clone().unwrap(), "t"),
-        ] {
+        let mut tokens = vec![(token, "v")];
+        if options == with_images {
+            let thumbnail = playback.thumbnail_token.clone().unwrap();
+            let storyboard = playback.storyboard_token.clone().unwrap();
+            assert_eq!(
+                playback.thumbnail_url.as_deref(),
+                Some(&*format!(
+                    "https://image.mux.com/pb-signed/thumbnail.jpg?token={thumbnail}"
+                ))
+            );
+            assert_eq!(
+                playback.storyboard_url.as_deref(),
+                Some(&*format!(
+                    "https://image.mux.com/pb-signed/storyboard.vtt?token={storyboard}"
+                ))
+            );
+            tokens.extend([(thumbnail, "t"), (storyboard, "s")]);
+        } else {
+            assert_eq!(playback.thumbnail_url, None);
+            assert_eq!(playback.thumbnail_token, None);
+            assert_eq!(playback.storyboard_url, None);
+            assert_eq!(playback.storyboard_token, None);
+        }
+        for (token, aud) in tokens {
             let header = jsonwebtoken::decode_header(&token).unwrap();
             assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
             assert_eq!(header.kid.as_deref(), Some("signing-key-1"));
@@ -652,14 +684,24 @@ async fn mux_assets_webhooks_and_playback_follow_the_rules(h: Harness) {
             );
         }
     }
-    let err = lms.playback(&outsider, lectures[0].id).await.unwrap_err();
+    let err = lms
+        .playback(&outsider, lectures[0].id, PlaybackOptions::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Forbidden);
     let err = lms
-        .playback(&Actor::Anonymous, lectures[0].id)
+        .playback(
+            &Actor::Anonymous,
+            lectures[0].id,
+            PlaybackOptions::default(),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated);
-    let err = lms.playback(&learner, lectures[1].id).await.unwrap_err();
+    let err = lms
+        .playback(&learner, lectures[1].id, PlaybackOptions::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "the article has no video");
 
     // Deleted at Mux: no more playback.
@@ -670,6 +712,9 @@ async fn mux_assets_webhooks_and_playback_follow_the_rules(h: Harness) {
         lms.mux_webhook(Some(&header), &body).await.unwrap().outcome,
         WebhookOutcome::Applied
     );
-    let err = lms.playback(&learner, lectures[0].id).await.unwrap_err();
+    let err = lms
+        .playback(&learner, lectures[0].id, PlaybackOptions::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }

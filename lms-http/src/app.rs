@@ -27,6 +27,7 @@ use crate::etag;
 use crate::files::{self, ResponseBody};
 use crate::handlers::{Ctx, Reply};
 use crate::headers::{self, REQUEST_ID};
+use crate::memo::JsonMemo;
 use crate::metrics::Metrics;
 use crate::problem::Problem;
 use crate::routes::{self, Lookup, Route, Routes};
@@ -91,6 +92,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// Answers `/metrics` and nothing else (the metrics listener).
     metrics_only: bool,
+    /// Bodies of the answers the core's read cache shares.
+    memo: JsonMemo,
 }
 
 impl fmt::Debug for App {
@@ -113,6 +116,7 @@ impl App {
                 routes: Routes::new(),
                 metrics: Arc::new(Metrics::new()),
                 metrics_only: false,
+                memo: JsonMemo::default(),
             }),
         }
     }
@@ -132,6 +136,7 @@ impl App {
                 routes: Routes::new(),
                 metrics: self.inner.metrics.clone(),
                 metrics_only: true,
+                memo: JsonMemo::default(),
             }),
         }
     }
@@ -153,6 +158,19 @@ impl App {
     /// The core.
     pub fn lms(&self) -> &Lms {
         &self.inner.lms
+    }
+
+    /// A reply with `value`, an answer the core's read cache shares, and
+    /// its `ETag`; the body is made once per value while the cache is on.
+    pub(crate) fn shared<T>(&self, value: &Arc<T>) -> Result<Reply, Problem>
+    where
+        T: serde::Serialize + Send + Sync + 'static,
+    {
+        if self.inner.lms.config().read_cache_ttl_ms == 0 {
+            return Ok(Reply::ok(&**value)?.with_etag());
+        }
+        let (body, tag) = self.inner.memo.json(value)?;
+        Ok(Reply::tagged(body, tag))
     }
 
     /// The HTTP settings.
@@ -337,9 +355,13 @@ fn render(reply: Reply, if_none_match: Option<&str>) -> Response<Full<Bytes>> {
         body,
         content_type,
         etag: tagged,
+        tag,
         location,
     } = reply;
-    let tag = tagged.then(|| body.as_deref().map(etag::of)).flatten();
+    let tag = match tag {
+        Some(tag) => Some(tag.to_string()),
+        None => tagged.then(|| body.as_deref().map(etag::of)).flatten(),
+    };
     let not_modified = tag
         .as_deref()
         .zip(if_none_match)

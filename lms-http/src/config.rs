@@ -112,6 +112,19 @@ pub struct Settings {
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
+    /// Milliseconds this instance keeps catalog pages, course trees and
+    /// access-token sessions it has read (at most 60000; 0 turns it off).
+    /// Its own writes show at once; another instance's within this time,
+    /// which also bounds how late a session revoked elsewhere is refused
+    #[arg(
+        long,
+        env = "LMS_READ_CACHE_TTL_MS",
+        value_name = "MS",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(0..=Config::MAX_READ_CACHE_TTL_MS)
+    )]
+    pub read_cache_ttl_ms: u64,
+
     /// Register, login and refresh attempts a minute from one client
     /// address, each counted apart; 0 turns the limit off
     #[arg(
@@ -467,6 +480,7 @@ impl Settings {
             jwt_secret,
             jwt_previous_secrets: self.jwt_previous_secrets.clone(),
             auth_rate_per_minute: self.auth_rate_per_minute,
+            read_cache_ttl_ms: self.read_cache_ttl_ms,
             auth_account_rate_per_minute: self.auth_account_rate_per_minute,
             data_dir: self.data_dir.display().to_string(),
             public_url,

@@ -51,6 +51,7 @@ mod etag;
 pub mod files;
 mod handlers;
 mod headers;
+mod memo;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;

@@ -55,7 +55,7 @@ use utoipa::openapi::{
 };
 
 use crate::handlers::{
-    Ctx, Reply, auth, coupons, courses, enrollments, me, orders, sections, users,
+    Ctx, Reply, auth, coupons, courses, enrollments, me, media, orders, sections, users,
 };
 use crate::problem::{self, Problem};
 use crate::routes::{Lookup, Route, Routes, TABLE};
@@ -499,9 +499,10 @@ fn spec(route: Route, s: &mut Schemas) -> Spec {
         .errors(&[403, 404, 502]),
         Route::LecturePlayback => Spec::new(
             "media",
-            "How to play a lecture's video: signed HLS (Mux) or a link to the file",
+            "How to play a lecture's video: signed HLS (Mux), with the images asked for, or a link to the file",
             Optional,
         )
+        .query(media::PLAYBACK_QUERY)
         .ok(s.of::<Playback>())
         .errors(&[403, 404, 409]),
         Route::LectureAttachments => Spec::new(
@@ -816,6 +817,14 @@ fn query_param(route: Route, name: &str, s: &mut Schemas) -> Parameter {
                 .schema_type(Type::Integer)
                 .minimum(Some(0))
                 .into(),
+        ),
+        (Route::LecturePlayback, "thumbnail") => (
+            "`true`: add a signed poster image (`thumbnail_url`, Mux only)",
+            ObjectBuilder::new().schema_type(Type::Boolean).into(),
+        ),
+        (Route::LecturePlayback, "storyboard") => (
+            "`true`: add signed timeline previews (`storyboard_url`, Mux only)",
+            ObjectBuilder::new().schema_type(Type::Boolean).into(),
         ),
         (Route::ListOrders, "status") => ("Only orders in this state", s.of::<OrderStatus>()),
         (Route::ListOrders, "provider") => ("Only orders of this provider", s.of::<Provider>()),
@@ -1150,6 +1159,7 @@ pub(crate) async fn serve(_ctx: Ctx<'_>) -> Result<Reply, Problem> {
         body: Some(json()),
         content_type: crate::handlers::JSON,
         etag: true,
+        tag: None,
         location: None,
     })
 }

@@ -489,6 +489,37 @@ async fn mux_webhooks_are_verified_and_applied_once(t: TestApp) {
         .claims;
     assert_eq!(claims["sub"], "pb-7");
     assert_eq!(claims["kid"], "signing-key-1");
+    // Images only when asked for: each is one more signature.
+    assert_eq!(playback["thumbnail_url"], Value::Null);
+    assert_eq!(playback["storyboard_url"], Value::Null);
+    let with_poster = t
+        .get(&format!(
+            "/api/v1/lectures/{lecture}/playback?thumbnail=true"
+        ))
+        .token(&learner.token)
+        .send()
+        .await
+        .json();
+    let poster = with_poster["thumbnail_token"].as_str().unwrap();
+    assert_eq!(
+        with_poster["thumbnail_url"],
+        format!("https://image.mux.com/pb-7/thumbnail.jpg?token={poster}")
+    );
+    assert_eq!(with_poster["storyboard_url"], Value::Null);
+    validation.set_audience(&["t"]);
+    let claims = jsonwebtoken::decode::<Value>(poster, &key, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["sub"], "pb-7");
+    for (query, field) in [("thumbnail=yes", "thumbnail"), ("poster=true", "poster")] {
+        let refused = t
+            .get(&format!("/api/v1/lectures/{lecture}/playback?{query}"))
+            .token(&learner.token)
+            .send()
+            .await;
+        assert_eq!(refused.status, 422, "{query}");
+        assert_eq!(refused.fields(), [field], "{query}");
+    }
     let lecture_view = t
         .get(&format!("/api/v1/lectures/{lecture}"))
         .token(&owner.token)

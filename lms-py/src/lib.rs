@@ -21,9 +21,9 @@ use lms_core::{
     CouponId, CouponInput, CourseExport, CourseId, CourseInput, CourseStatus, CourseUpdate,
     Credentials, EnrollmentId, Error, ErrorKind, EventQuery, FieldError, GrantInput, IngressInput,
     LectureId, LectureInput, LectureMove, LectureUpdate, LiveSessionId, LiveSessionInput,
-    LiveSessionUpdate, NewAccount, OrderId, OrderQuery, PasswordChange, ProfileUpdate,
-    ProgressUpdate, RazorpayVerifyInput, RefundInput, Registration, Role, SectionId, SectionInput,
-    Timestamp, UploadInput, UserId, UserQuery,
+    LiveSessionUpdate, NewAccount, OrderId, OrderQuery, PasswordChange, PlaybackOptions,
+    ProfileUpdate, ProgressUpdate, RazorpayVerifyInput, RefundInput, Registration, Role, SectionId,
+    SectionInput, Timestamp, UploadInput, UserId, UserQuery,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -953,17 +953,30 @@ impl PyLms {
         })
     }
 
-    /// How to play a lecture's video: signed HLS (Mux) or a file link.
+    /// How to play a lecture's video: signed HLS (Mux), with the poster
+    /// (`thumbnail`) and timeline previews (`storyboard`) only when asked
+    /// for, each costing one more signature; or a file link.
+    #[pyo3(signature = (actor, lecture_id, *, thumbnail=false, storyboard=false))]
     fn playback<'py>(
         &self,
         py: Python<'py>,
         actor: &Bound<'py, PyActor>,
         lecture_id: String,
+        thumbnail: bool,
+        storyboard: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (lms, actor) = (self.lms.clone(), actor.get().0);
+        let options = PlaybackOptions {
+            thumbnail,
+            storyboard,
+        };
         run(py, "Playback", async move {
-            lms.playback(&actor, LectureId::parse("lecture_id", &lecture_id)?)
-                .await
+            lms.playback(
+                &actor,
+                LectureId::parse("lecture_id", &lecture_id)?,
+                options,
+            )
+            .await
         })
     }
 

@@ -203,10 +203,22 @@ async def test_mux_playback_tokens_verify_with_pyjwt(database: Database, tmp_pat
     assert (await school.mux_webhook(body, signature)).outcome == "applied"
     assert (await school.mux_webhook(body, signature)).outcome == "duplicate"
 
-    playback = await school.playback(world.student, video.id)
+    plain = await school.playback(world.student, video.id)
+    assert (plain.thumbnail_url, plain.storyboard_url) == (None, None)
+    playback = await school.playback(world.student, video.id, thumbnail=True, storyboard=True)
     assert playback.kind == "mux"
     assert playback.url == f"https://stream.mux.com/pb-python.m3u8?token={playback.token}"
-    for token, audience in [(playback.token, "v"), (playback.thumbnail_token, "t")]:
+    assert playback.thumbnail_url == (
+        f"https://image.mux.com/pb-python/thumbnail.jpg?token={playback.thumbnail_token}"
+    )
+    assert playback.storyboard_url == (
+        f"https://image.mux.com/pb-python/storyboard.vtt?token={playback.storyboard_token}"
+    )
+    for token, audience in [
+        (playback.token, "v"),
+        (playback.thumbnail_token, "t"),
+        (playback.storyboard_token, "s"),
+    ]:
         header = jwt.get_unverified_header(token)
         assert (header["alg"], header["kid"]) == ("RS256", "py-signing-key")
         claims = jwt.decode(token, public_pem, algorithms=["RS256"], audience=audience)

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use lms_core::media::PlaybackKind;
+use lms_core::media::{PlaybackKind, PlaybackOptions};
 use lms_core::{
     Asset, AssetId, Error, LectureId, Lms, UploadInput, UploadPurpose, UploadTicket, UserId,
 };
@@ -79,7 +79,12 @@ async fn target(lms: &Lms, target: &UploadTarget) -> Result<(UploadInput, UserId
         user(lms, key).await?.id
     } else if let Some(key) = &target.thumbnail {
         input.purpose = UploadPurpose::CourseThumbnail.as_str().to_owned();
-        let course = lms.course_detail(&SYSTEM, key).await?.summary.course;
+        let course = lms
+            .course_detail(&SYSTEM, key)
+            .await?
+            .summary
+            .course
+            .clone();
         input.course_id = Some(course.id);
         course.owner_id
     } else {
@@ -103,7 +108,8 @@ async fn target(lms: &Lms, target: &UploadTarget) -> Result<(UploadInput, UserId
             .course_detail(&SYSTEM, &lecture.course_id.to_string())
             .await?
             .summary
-            .course;
+            .course
+            .clone();
         course.owner_id
     };
     Ok((input, owner))
@@ -229,9 +235,17 @@ pub async fn run(lms: &Lms, command: Media, server_secret: bool, out: Output) ->
                 .await?;
             out.one(&asset, || describe_asset(&asset)).map_err(printed)
         }
-        Media::Playback { lecture } => {
+        Media::Playback {
+            lecture,
+            thumbnail,
+            storyboard,
+        } => {
             let id = LectureId::parse("lecture", &lecture)?;
-            let playback = lms.playback(&SYSTEM, id).await?;
+            let options = PlaybackOptions {
+                thumbnail,
+                storyboard,
+            };
+            let playback = lms.playback(&SYSTEM, id, options).await?;
             if playback.kind == PlaybackKind::File {
                 require_server_secret(lms, server_secret)?;
             }
@@ -241,6 +255,8 @@ pub async fn run(lms: &Lms, command: Media, server_secret: bool, out: Output) ->
                     ("token", &playback.token),
                     ("thumbnail", &playback.thumbnail_url),
                     ("thumbnail token", &playback.thumbnail_token),
+                    ("storyboard", &playback.storyboard_url),
+                    ("storyboard token", &playback.storyboard_token),
                     ("type", &playback.content_type),
                 ] {
                     if let Some(value) = value {

@@ -564,21 +564,27 @@ impl Lms {
         let claims = self.inner.keys.verify(access_token.trim(), self.now())?;
         let (user, session) = (UserId(claims.sub), SessionId(claims.sid));
         let revoked = || Error::unauthenticated("access token revoked; sign in again");
-        let (record, live) = self
-            .store()
-            .session_user(user, session)
-            .await?
-            .ok_or_else(revoked)?;
-        if !live
-            || record.deleted_at.is_some()
-            || record.user.disabled
-            || record.token_version != claims.ver
-        {
-            return Err(revoked());
-        }
+        // The verdict on the session, not the account record, is what the
+        // read cache keeps: the role and token version while it is live.
+        let verdict = self
+            .cached(&self.inner.sessions, (user, session), async {
+                Ok(self
+                    .store()
+                    .session_user(user, session)
+                    .await?
+                    .filter(|(record, live)| {
+                        *live && record.deleted_at.is_none() && !record.user.disabled
+                    })
+                    .map(|(record, _)| (record.user.role, record.token_version)))
+            })
+            .await?;
+        let role = match verdict {
+            Some((role, version)) if version == claims.ver => role,
+            _ => return Err(revoked()),
+        };
         Ok(Actor::User {
             id: user,
-            role: record.user.role,
+            role,
             session,
         })
     }

@@ -18,6 +18,8 @@ mod cursor;
 mod model;
 mod transfer;
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
 pub use model::{
@@ -423,7 +425,13 @@ impl Lms {
             .course(&key)
             .await?
             .ok_or_else(|| Error::not_found("course not found"))?;
-        let course = &summary.course;
+        self.check_visible(actor, &summary.course).await?;
+        Ok(summary)
+    }
+
+    /// `not_found` unless `actor` may see `course`: anyone a published one,
+    /// its managers any, its learners an archived one.
+    async fn check_visible(&self, actor: &Actor, course: &Course) -> Result<()> {
         let visible = match course.status {
             CourseStatus::Published => true,
             _ if manages(actor, course) => true,
@@ -431,7 +439,7 @@ impl Lms {
             CourseStatus::Draft => false,
         };
         if visible {
-            Ok(summary)
+            Ok(())
         } else {
             Err(Error::not_found("course not found"))
         }
@@ -465,10 +473,27 @@ impl Lms {
     /// A course with its whole tree and aggregates, by id or slug:
     /// published ones for anyone, drafts for the owner and admins, archived
     /// ones also for their learners. Two store round trips whatever the size.
-    pub async fn course_detail(&self, actor: &Actor, id_or_slug: &str) -> Result<CourseDetail> {
-        let summary = self.visible_course(actor, id_or_slug).await?;
-        let sections = self.store().outline(summary.course.id).await?;
-        Ok(CourseDetail { summary, sections })
+    ///
+    /// The tree is shared by everyone who may see it, so it comes through
+    /// the read cache; who may see it is decided on every call.
+    pub async fn course_detail(
+        &self,
+        actor: &Actor,
+        id_or_slug: &str,
+    ) -> Result<Arc<CourseDetail>> {
+        let key = course_key(id_or_slug)?;
+        let detail = self
+            .cached(&self.inner.courses, id_or_slug.to_owned(), async {
+                let Some(summary) = self.store().course(&key).await? else {
+                    return Ok(None);
+                };
+                let sections = self.store().outline(summary.course.id).await?;
+                Ok(Some(Arc::new(CourseDetail { summary, sections })))
+            })
+            .await?
+            .ok_or_else(|| Error::not_found("course not found"))?;
+        self.check_visible(actor, &detail.summary.course).await?;
+        Ok(detail)
     }
 
     /// Changes course fields: the owner and admins.
@@ -528,8 +553,8 @@ impl Lms {
     }
 
     /// The published catalog: search, filters, sort, keyset pages. One
-    /// store round trip per page.
-    pub async fn catalog(&self, query: &CatalogQuery) -> Result<CatalogPage> {
+    /// store round trip per page, and pages come through the read cache.
+    pub async fn catalog(&self, query: &CatalogQuery) -> Result<Arc<CatalogPage>> {
         let mut errors = Vec::new();
         let sort = match query.sort.as_deref().map(str::trim) {
             None | Some("") | Some("newest") => CatalogSort::Newest,
@@ -585,7 +610,12 @@ impl Lms {
             limit: page_size(query.limit, &mut errors),
         };
         finish(errors, || ())?;
-        self.catalog_page(filter).await
+        // The parsed filter is the key, so equivalent queries share a page.
+        let key = format!("{filter:?}");
+        self.cached(&self.inner.catalog, key, async {
+            Ok(Arc::new(self.catalog_page(filter).await?))
+        })
+        .await
     }
 
     /// An instructor's own courses in every status, newest first: the

@@ -25,8 +25,8 @@ use std::time::Duration;
 
 pub use local::{LocalGrant, LocalStorage, LocalUpload};
 pub use model::{
-    Asset, AssetStatus, Attachment, Playback, PlaybackKind, UploadInput, UploadPurpose,
-    UploadTicket, VideoStatus, WebhookOutcome, WebhookReceipt,
+    Asset, AssetStatus, Attachment, Playback, PlaybackKind, PlaybackOptions, UploadInput,
+    UploadPurpose, UploadTicket, VideoStatus, WebhookOutcome, WebhookReceipt,
 };
 pub use mux::{Mux, PlaybackSigner};
 pub use s3::S3Storage;
@@ -377,10 +377,16 @@ impl Lms {
     }
 
     /// How to play a lecture's video, for those who may open the lecture
-    /// (see [`Lms::lecture`]): with Mux, a signed HLS URL and poster
-    /// (RS256 tokens); without, a presigned GET of the source. One store
-    /// round trip decides access and finds the video.
-    pub async fn playback(&self, actor: &Actor, lecture: LectureId) -> Result<Playback> {
+    /// (see [`Lms::lecture`]): with Mux, a signed HLS URL (an RS256 token)
+    /// and the images `options` asks for, each with its own token; without
+    /// Mux, a presigned GET of the source. One store round trip decides
+    /// access and finds the video.
+    pub async fn playback(
+        &self,
+        actor: &Actor,
+        lecture: LectureId,
+        options: PlaybackOptions,
+    ) -> Result<Playback> {
         let now = self.now();
         let access = self
             .store()
@@ -403,18 +409,33 @@ impl Lms {
             match (video.video_status, &video.playback_id) {
                 (Some(VideoStatus::Ready), Some(playback_id)) => {
                     let signer = mux.signer();
-                    let (token, exp) = signer.token(playback_id, "v", now, ttl)?;
-                    let (thumb, _) = signer.token(playback_id, "t", now, ttl)?;
+                    let (token, mut exp) = signer.token(playback_id, "v", now, ttl)?;
+                    // The answer has one expiry: the earliest of its tokens
+                    // (a reused token may be a little older than another).
+                    let mut image = |wanted: bool, aud: &'static str, path: &str| {
+                        if !wanted {
+                            return Ok((None, None));
+                        }
+                        let (token, until) = signer.token(playback_id, aud, now, ttl)?;
+                        exp = exp.min(until);
+                        let url =
+                            format!("https://image.mux.com/{playback_id}/{path}?token={token}");
+                        Ok::<_, Error>((Some(url), Some(token)))
+                    };
+                    let (thumbnail_url, thumbnail_token) =
+                        image(options.thumbnail, "t", "thumbnail.jpg")?;
+                    let (storyboard_url, storyboard_token) =
+                        image(options.storyboard, "s", "storyboard.vtt")?;
                     return Ok(Playback {
                         lecture_id: lecture,
                         kind: PlaybackKind::Mux,
                         url: format!("https://stream.mux.com/{playback_id}.m3u8?token={token}"),
                         playback_id: Some(playback_id.clone()),
                         token: Some(token),
-                        thumbnail_url: Some(format!(
-                            "https://image.mux.com/{playback_id}/thumbnail.jpg?token={thumb}"
-                        )),
-                        thumbnail_token: Some(thumb),
+                        thumbnail_url,
+                        thumbnail_token,
+                        storyboard_url,
+                        storyboard_token,
                         content_type: None,
                         expires_at: chrono::DateTime::from_timestamp(exp, 0).unwrap_or(now),
                     });
@@ -442,6 +463,8 @@ impl Lms {
             token: None,
             thumbnail_url: None,
             thumbnail_token: None,
+            storyboard_url: None,
+            storyboard_token: None,
             content_type: Some(video.content_type),
             expires_at: after(now, ttl),
         })

@@ -265,6 +265,18 @@ pub enum PlaybackKind {
     File,
 }
 
+/// Which signed images a Mux playback answer carries besides the video.
+/// Each is one more RS256 signature for a playback id not asked for in the
+/// last minute, so a player asks only for those it shows: a poster before
+/// play starts (`thumbnail`), previews on the timeline (`storyboard`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlaybackOptions {
+    /// Add `thumbnail_url` and `thumbnail_token` (audience `t`).
+    pub thumbnail: bool,
+    /// Add `storyboard_url` and `storyboard_token` (audience `s`).
+    pub storyboard: bool,
+}
+
 /// A lecture's video, ready to hand to a player.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -283,6 +295,10 @@ pub struct Playback {
     pub thumbnail_url: Option<String>,
     /// The thumbnail token (also in `thumbnail_url`).
     pub thumbnail_token: Option<String>,
+    /// Signed timeline preview tiles, a WebVTT storyboard (Mux only).
+    pub storyboard_url: Option<String>,
+    /// The storyboard token (also in `storyboard_url`).
+    pub storyboard_token: Option<String>,
     /// The file's media type (file playback only).
     pub content_type: Option<String>,
     /// When the URLs stop working.

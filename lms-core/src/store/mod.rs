@@ -507,6 +507,15 @@ pub trait Store:
 
     /// The connection pool's use now.
     fn pool_stats(&self) -> PoolStats;
+
+    /// How many write steps this handle has committed that may change a
+    /// catalog page, a course tree or a session, counted from any start:
+    /// the core's read cache keeps an answer only while this stays the
+    /// same. `None` (the default) says the store does not count, and the
+    /// core then caches nothing.
+    fn committed_writes(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Connects to the store a URL names without applying migrations (see

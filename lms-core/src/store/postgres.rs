@@ -5,6 +5,8 @@
 //! no extra round trip, and two schools on one server never see each other.
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -19,6 +21,9 @@ use crate::config::valid_schema_name;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Write steps committed through this handle that may change what the
+    /// core's read cache holds (see `Store::committed_writes`).
+    writes: Arc<AtomicU64>,
 }
 
 impl PostgresStore {
@@ -66,7 +71,10 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writes: Arc::default(),
+        })
     }
 
     /// Applies the migrations not yet applied, each in its transaction.
@@ -85,6 +93,15 @@ impl PostgresStore {
 
     async fn write(&self) -> Result<Transaction<'static, Postgres>> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// Commits a step and counts it, so the read cache drops what it read
+    /// before (counted even when the commit fails: it may have landed).
+    /// Steps that change nothing cached commit the transaction directly.
+    async fn commit(&self, tx: Transaction<'_, Postgres>) -> Result<()> {
+        let done = tx.commit().await;
+        self.writes.fetch_add(1, Ordering::Release);
+        Ok(done?)
     }
 }
 
@@ -161,6 +178,10 @@ impl Store for PostgresStore {
 
     async fn stats(&self) -> Result<super::Stats> {
         stats_of(&self.pool).await
+    }
+
+    fn committed_writes(&self) -> Option<u64> {
+        Some(self.writes.load(Ordering::Acquire))
     }
 
     fn pool_stats(&self) -> PoolStats {

@@ -268,7 +268,7 @@ macro_rules! sql_store {
                         NewEvent::session(kinds::SESSION_STARTED, first.id.0, new.id.0, payload);
                     append(&mut tx, event, at).await?;
                 }
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(User {
                     id: new.id,
                     email: new.email.as_str().to_owned(),
@@ -357,6 +357,7 @@ macro_rules! sql_store {
                 let payload = json!({ "attempt": attempt, "locked_until": lock });
                 let event = NewEvent::user(kinds::USER_LOGIN_ATTEMPTED, user.0, actor, payload);
                 append(&mut tx, event, at).await?;
+                // Changes nothing the read cache holds: not counted.
                 tx.commit().await?;
                 Ok(LoginAttempt::Reserved {
                     attempt,
@@ -409,6 +410,7 @@ macro_rules! sql_store {
                     payload,
                 );
                 append(&mut tx, event, at).await?;
+                // Changes nothing the read cache holds: not counted.
                 tx.commit().await?;
                 Ok(())
             }
@@ -468,7 +470,7 @@ macro_rules! sql_store {
                         json!({}),
                     );
                     append(&mut tx, event, at).await?;
-                    tx.commit().await?;
+                    self.commit(tx).await?;
                     return Ok(Rotation::Rotated { user_id, session_id });
                 }
                 let known = sqlx::query(
@@ -501,7 +503,7 @@ macro_rules! sql_store {
                     );
                     append(&mut tx, event, at).await?;
                 }
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(Rotation::Reused { user_id, session_id })
             }
 
@@ -522,7 +524,7 @@ macro_rules! sql_store {
                     let event = NewEvent::session(kinds::SESSION_ENDED, id, user, json!({}));
                     append(&mut tx, event, at).await?;
                 }
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -587,7 +589,7 @@ macro_rules! sql_store {
                 let payload = json!({ "fields": fields });
                 let event = NewEvent::user(kinds::USER_PROFILE_UPDATED, user.0, actor, payload);
                 append(&mut tx, event, at).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(updated)
             }
 
@@ -616,7 +618,7 @@ macro_rules! sql_store {
                 let n = revoke_all(&mut tx, user, keep, at).await?;
                 let event = NewEvent::user(kinds::USER_PASSWORD_CHANGED, user.0, actor, revoked(n));
                 append(&mut tx, event, at).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -676,7 +678,7 @@ macro_rules! sql_store {
                 for event in events {
                     append(&mut tx, event, at).await?;
                 }
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(updated)
             }
 
@@ -700,7 +702,7 @@ macro_rules! sql_store {
                 let n = revoke_all(&mut tx, user, None, at).await?;
                 let event = NewEvent::user(kinds::USER_SESSIONS_REVOKED, user.0, actor, revoked(n));
                 append(&mut tx, event, at).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(n)
             }
 
@@ -730,7 +732,7 @@ macro_rules! sql_store {
                     .await?;
                 append(&mut tx, NewEvent::user(kinds::USER_DELETED, user.0, actor, revoked(n)), at)
                     .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -794,6 +796,7 @@ macro_rules! sql_store {
                     // on the buckets that had room.
                     Some(us) => Ok(Some(std::time::Duration::from_micros(us.max(1) as u64))),
                     None => {
+                        // Changes nothing the read cache holds: not counted.
                         tx.commit().await?;
                         Ok(None)
                     }

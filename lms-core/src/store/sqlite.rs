@@ -6,6 +6,8 @@
 //! the busy timeout makes the second writer wait instead of failing.
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -19,6 +21,9 @@ use super::{PoolStats, Store};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Write steps committed through this handle that may change what the
+    /// core's read cache holds (see `Store::committed_writes`).
+    writes: Arc<AtomicU64>,
 }
 
 impl SqliteStore {
@@ -72,7 +77,10 @@ impl SqliteStore {
                 .connect_with(options)
                 .await?
         };
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writes: Arc::default(),
+        })
     }
 
     /// Applies the migrations not yet applied, each in its transaction.
@@ -91,6 +99,15 @@ impl SqliteStore {
 
     async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Commits a step and counts it, so the read cache drops what it read
+    /// before (counted even when the commit fails: it may have landed).
+    /// Steps that change nothing cached commit the transaction directly.
+    async fn commit(&self, tx: Transaction<'_, Sqlite>) -> Result<()> {
+        let done = tx.commit().await;
+        self.writes.fetch_add(1, Ordering::Release);
+        Ok(done?)
     }
 }
 
@@ -148,6 +165,10 @@ impl Store for SqliteStore {
 
     async fn stats(&self) -> Result<super::Stats> {
         stats_of(&self.pool).await
+    }
+
+    fn committed_writes(&self) -> Option<u64> {
+        Some(self.writes.load(Ordering::Acquire))
     }
 
     fn pool_stats(&self) -> PoolStats {

@@ -17,6 +17,9 @@ pub struct Harness {
     pub clock: Arc<ManualClock>,
     pub store: Arc<dyn Store>,
     raw: Raw,
+    /// Where the store is, to open another handle on it.
+    url: String,
+    schema: Option<String>,
 }
 
 /// The store's own pool, for a test that must reach past the store steps.
@@ -30,6 +33,25 @@ impl Harness {
     pub fn with_config(&self, config: Config) -> Lms {
         Lms::builder(config)
             .store(self.store.clone())
+            .clock(self.clock.clone())
+            .build()
+            .unwrap()
+    }
+
+    /// Another instance on the same database: its own store handle (and
+    /// so its own count of writes), as another server behind a load
+    /// balancer has.
+    pub async fn another_instance(&self, config: Config) -> Lms {
+        let store: Arc<dyn Store> = match &self.raw {
+            Raw::Sqlite(_) => Arc::new(SqliteStore::open(&self.url).await.unwrap()),
+            Raw::Postgres(_) => Arc::new(
+                PostgresStore::open(&self.url, self.schema.as_deref())
+                    .await
+                    .unwrap(),
+            ),
+        };
+        Lms::builder(config)
+            .store(store)
             .clock(self.clock.clone())
             .build()
             .unwrap()
@@ -62,7 +84,7 @@ pub fn config() -> Config {
     Config::with_jwt_secret(SECRET)
 }
 
-fn harness(store: Arc<dyn Store>, raw: Raw) -> Harness {
+fn harness(store: Arc<dyn Store>, raw: Raw, url: String, schema: Option<String>) -> Harness {
     let clock = Arc::new(ManualClock::starting_now());
     let lms = Lms::builder(config())
         .store(store.clone())
@@ -74,6 +96,8 @@ fn harness(store: Arc<dyn Store>, raw: Raw) -> Harness {
         clock,
         store,
         raw,
+        url,
+        schema,
     }
 }
 
@@ -81,19 +105,17 @@ pub async fn sqlite() -> Harness {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("core-tests")
         .join(format!("{}.db", uuid::Uuid::now_v7()));
-    let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
+    let url = format!("sqlite://{}", path.display());
+    let store = SqliteStore::open(&url).await.unwrap();
     let raw = Raw::Sqlite(store.pool().clone());
-    harness(Arc::new(store), raw)
+    harness(Arc::new(store), raw, url, None)
 }
 
 pub async fn postgres() -> Harness {
-    let store = PostgresStore::open(&test_database_url(), Some(&unique_schema()))
-        .await
-        .unwrap();
+    let (url, schema) = (test_database_url(), unique_schema());
+    let store = PostgresStore::open(&url, Some(&schema)).await.unwrap();
     let raw = Raw::Postgres(store.pool().clone());
-    harness(Arc::new(store), raw)
+    harness(Arc::new(store), raw, url, Some(schema))
 }
 
 /// Runs each named `async fn(Harness)` once on SQLite and once on PostgreSQL.

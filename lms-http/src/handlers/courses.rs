@@ -37,7 +37,7 @@ pub async fn catalog(ctx: Ctx<'_>) -> Result<Reply, Problem> {
         cursor: q.string("cursor"),
         limit: q.u32("limit")?,
     };
-    Ok(Reply::ok(&ctx.lms().catalog(&query).await?)?.with_etag())
+    ctx.app().shared(&ctx.lms().catalog(&query).await?)
 }
 
 /// `POST /courses`: a new draft, 201.
@@ -53,7 +53,7 @@ pub async fn create(ctx: Ctx<'_>) -> Result<Reply, Problem> {
 pub async fn detail(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     let actor = ctx.actor().await?;
     let detail = ctx.lms().course_detail(&actor, ctx.param("course")).await?;
-    Ok(Reply::ok(&detail)?.with_etag())
+    ctx.app().shared(&detail)
 }
 
 /// `PATCH /courses/{id}`.

@@ -2,7 +2,7 @@
 //! Mux webhook. The files themselves go to storage directly (S3), or to
 //! `/media` on this server ([`crate::files`]) with local storage.
 
-use lms_core::{AssetId, LectureId, UploadInput};
+use lms_core::{AssetId, LectureId, PlaybackOptions, UploadInput};
 
 use super::{Ctx, Reply};
 use crate::problem::Problem;
@@ -30,11 +30,20 @@ pub async fn complete(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     Reply::ok(&ctx.lms().complete_upload(&actor, id).await?)
 }
 
-/// `GET /lectures/{id}/playback`: signed HLS (Mux) or a link to the file.
+/// The parameters of `GET /lectures/{id}/playback`.
+pub(crate) const PLAYBACK_QUERY: &[&str] = &["thumbnail", "storyboard"];
+
+/// `GET /lectures/{id}/playback[?thumbnail=true][&storyboard=true]`:
+/// signed HLS (Mux), with the images asked for, or a link to the file.
 pub async fn playback(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     let actor = ctx.actor().await?;
     let id = ctx.id("lecture", LectureId::parse)?;
-    Reply::ok(&ctx.lms().playback(&actor, id).await?)
+    let q = ctx.query(PLAYBACK_QUERY)?;
+    let options = PlaybackOptions {
+        thumbnail: q.bool("thumbnail")?.unwrap_or(false),
+        storyboard: q.bool("storyboard")?.unwrap_or(false),
+    };
+    Reply::ok(&ctx.lms().playback(&actor, id, options).await?)
 }
 
 /// `GET /lectures/{id}/attachments`: the files, with short-lived links.

@@ -186,6 +186,8 @@ pub struct Reply {
     pub(crate) content_type: &'static str,
     /// Answer with a strong `ETag` and honour `If-None-Match`.
     pub(crate) etag: bool,
+    /// The tag when it is already known (see [`crate::memo`]).
+    pub(crate) tag: Option<std::sync::Arc<str>>,
     pub(crate) location: Option<String>,
 }
 
@@ -198,6 +200,7 @@ impl Reply {
             body: Some(Bytes::from(json)),
             content_type: JSON,
             etag: false,
+            tag: None,
             location: None,
         })
     }
@@ -231,6 +234,7 @@ impl Reply {
             body: None,
             content_type: JSON,
             etag: false,
+            tag: None,
             location: None,
         })
     }
@@ -242,6 +246,7 @@ impl Reply {
             body: Some(Bytes::from(body)),
             content_type,
             etag: false,
+            tag: None,
             location: None,
         }
     }
@@ -250,5 +255,17 @@ impl Reply {
     pub fn with_etag(mut self) -> Self {
         self.etag = true;
         self
+    }
+
+    /// 200 with a JSON body made before, and its tag.
+    pub(crate) fn tagged(body: Bytes, tag: std::sync::Arc<str>) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: Some(body),
+            content_type: JSON,
+            etag: true,
+            tag: Some(tag),
+            location: None,
+        }
     }
 }

@@ -57,9 +57,12 @@ pub fn http_config() -> HttpConfig {
 }
 
 /// The core's test configuration: local media in a fresh folder under the
-/// target directory, never in the source tree.
+/// target directory, never in the source tree, and the read cache on as
+/// `lms-http` runs it by default, so every test also checks that the app's
+/// own writes show at once.
 pub fn core_config() -> Config {
     Config {
+        read_cache_ttl_ms: 1000,
         data_dir: std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join("http-media")
             .join(uuid::Uuid::now_v7().to_string())

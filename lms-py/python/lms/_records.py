@@ -301,6 +301,8 @@ class Playback(Record):
     token: Optional[str]
     thumbnail_url: Optional[str]
     thumbnail_token: Optional[str]
+    storyboard_url: Optional[str]
+    storyboard_token: Optional[str]
     content_type: Optional[str]
     expires_at: str
 

@@ -345,7 +345,7 @@ macro_rules! courses_sql {
                 let event =
                     event_for(kinds::COURSE_CREATED, "course", course.id.0, course.id, actor, payload);
                 append(&mut tx, event, at).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(course)
             }
 
@@ -407,7 +407,7 @@ macro_rules! courses_sql {
                 let payload = json!({ "fields": fields });
                 let event = event_for(kinds::COURSE_UPDATED, "course", id.0, id, actor, payload);
                 append(&mut tx, event, at).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(course)
             }
 
@@ -455,7 +455,7 @@ macro_rules! courses_sql {
                 };
                 let payload = json!({ "from": course.status, "to": status });
                 append(&mut tx, event_for(kind, "course", id.0, id, actor, payload), at).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(updated)
             }
 
@@ -490,7 +490,7 @@ macro_rules! courses_sql {
                 let payload = json!({ "slug": course.slug });
                 let event = event_for(kinds::COURSE_DELETED, "course", id.0, id, actor, payload);
                 append(&mut tx, event, at).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -576,7 +576,7 @@ macro_rules! courses_sql {
                 let event = event_for(kinds::SECTION_CREATED, "section", id.0, course, actor, payload);
                 append(&mut tx, event, at).await?;
                 let section = section_in(&mut tx, id).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(section)
             }
 
@@ -609,7 +609,7 @@ macro_rules! courses_sql {
                     json!({ "fields": ["title"] }),
                 );
                 append(&mut tx, event, at).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(section)
             }
 
@@ -637,7 +637,7 @@ macro_rules! courses_sql {
                     append(&mut tx, event, at).await?;
                 }
                 let section = section_in(&mut tx, id).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(section)
             }
 
@@ -655,7 +655,7 @@ macro_rules! courses_sql {
                 write_order(&mut tx, "sections", "course_id", course.0, &ids).await?;
                 let event = event_for(kinds::SECTION_DELETED, "section", id.0, course, actor, json!({}));
                 append(&mut tx, event, at).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -707,7 +707,7 @@ macro_rules! courses_sql {
                     event_for(kinds::LECTURE_CREATED, "lecture", new.id.0, course, actor, payload);
                 append(&mut tx, event, at).await?;
                 let lecture = lecture_in(&mut tx, new.id).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(lecture)
             }
 
@@ -742,7 +742,7 @@ macro_rules! courses_sql {
                 let event =
                     event_for(kinds::LECTURE_UPDATED, "lecture", id.0, lecture.course_id, actor, payload);
                 append(&mut tx, event, at).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(lecture)
             }
 
@@ -809,7 +809,7 @@ macro_rules! courses_sql {
                     let event = event_for(kinds::LECTURE_MOVED, "lecture", id.0, course, actor, payload);
                     append(&mut tx, event, at).await?;
                 }
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(moved_lecture)
             }
 
@@ -829,7 +829,7 @@ macro_rules! courses_sql {
                 let event =
                     event_for(kinds::LECTURE_DELETED, "lecture", id.0, lecture.course_id, actor, payload);
                 append(&mut tx, event, at).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -1059,7 +1059,7 @@ macro_rules! courses_sql {
                 let event = event_for(kinds::COURSE_IMPORTED, "course", id.0, id, actor, payload);
                 append(&mut tx, event, at).await?;
                 let course = lock_course(&mut tx, id).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(ImportOutcome { course, result, changes })
             }
 

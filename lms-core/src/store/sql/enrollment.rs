@@ -209,7 +209,7 @@ macro_rules! enrollment_sql {
                 let mut tx = self.write().await?;
                 lock_course(&mut tx, request.course).await?;
                 let done = enroll_in(&mut tx, &request, actor, at).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(done)
             }
 
@@ -233,7 +233,7 @@ macro_rules! enrollment_sql {
                     };
                     done.push(enroll_in(&mut tx, &request, actor, at).await?);
                 }
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(done)
             }
 
@@ -270,7 +270,7 @@ macro_rules! enrollment_sql {
                 let enrollment = enrollment_from(&row)?;
                 let event = enrollment_event(kinds::ENROLLMENT_REVOKED, &enrollment, actor, json!({}));
                 append(&mut tx, event, at).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(enrollment)
             }
 
@@ -469,6 +469,7 @@ macro_rules! enrollment_sql {
                         course_completed = true;
                     }
                 }
+                // Changes nothing the read cache holds: not counted.
                 tx.commit().await?;
                 Ok(ProgressRecorded {
                     changed: true,
@@ -537,6 +538,7 @@ macro_rules! enrollment_sql {
                 let payload = json!({ "removed_lectures": removed });
                 let event = enrollment_event(kinds::PROGRESS_RESET, &enrollment, actor, payload);
                 append(&mut tx, event, at).await?;
+                // Changes nothing the read cache holds: not counted.
                 tx.commit().await?;
                 Ok(())
             }

@@ -126,6 +126,7 @@ macro_rules! live_sql {
                     at,
                 )
                 .await?;
+                // Changes nothing the read cache holds: not counted.
                 tx.commit().await?;
                 Ok(session)
             }
@@ -192,6 +193,7 @@ macro_rules! live_sql {
                     at,
                 )
                 .await?;
+                // Changes nothing the read cache holds: not counted.
                 tx.commit().await?;
                 Ok(session)
             }
@@ -231,6 +233,7 @@ macro_rules! live_sql {
                     at,
                 )
                 .await?;
+                // Changes nothing the read cache holds: not counted.
                 tx.commit().await?;
                 Ok(session)
             }
@@ -279,6 +282,7 @@ macro_rules! live_sql {
                     at,
                 )
                 .await?;
+                // Changes nothing the read cache holds: not counted.
                 tx.commit().await?;
                 Ok(session)
             }
@@ -295,6 +299,7 @@ macro_rules! live_sql {
                     return Ok(Outcome::Duplicate);
                 }
                 let Some(change) = change else {
+                    // Changes nothing the read cache holds: not counted.
                     tx.commit().await?;
                     return Ok(Outcome::Ignored);
                 };
@@ -306,6 +311,7 @@ macro_rules! live_sql {
                     .fetch_optional(&mut *tx)
                     .await?;
                 let Some(current) = row.as_ref().map(live_from).transpose()? else {
+                    // Changes nothing the read cache holds: not counted.
                     tx.commit().await?;
                     return Ok(Outcome::Ignored);
                 };
@@ -323,6 +329,7 @@ macro_rules! live_sql {
                         kinds::LIVE_SESSION_ENDED,
                     ),
                     _ => {
+                        // Changes nothing the read cache holds: not counted.
                         tx.commit().await?;
                         return Ok(Outcome::Ignored);
                     }
@@ -339,6 +346,7 @@ macro_rules! live_sql {
                     "room_name": session.room_name,
                 });
                 append(&mut tx, live_event(kind, &session, Actor::System, payload), at).await?;
+                // Changes nothing the read cache holds: not counted.
                 tx.commit().await?;
                 Ok(Outcome::Applied)
             }

@@ -189,6 +189,7 @@ macro_rules! media_sql {
                     at,
                 )
                 .await?;
+                // Changes nothing the read cache holds: not counted.
                 tx.commit().await?;
                 Ok(asset)
             }
@@ -269,7 +270,7 @@ macro_rules! media_sql {
                     at,
                 )
                 .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(asset)
             }
 
@@ -314,7 +315,7 @@ macro_rules! media_sql {
                     at,
                 )
                 .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(asset)
             }
 
@@ -329,7 +330,7 @@ macro_rules! media_sql {
                     return Ok(WebhookOutcome::Duplicate);
                 }
                 let Some(change) = change else {
-                    tx.commit().await?;
+                    self.commit(tx).await?;
                     return Ok(WebhookOutcome::Ignored);
                 };
                 let sql = format!(
@@ -345,7 +346,7 @@ macro_rules! media_sql {
                 let asset = match row.as_ref().map(|r| asset_from(r, "")).transpose()? {
                     Some(asset) => asset,
                     None => {
-                        tx.commit().await?;
+                        self.commit(tx).await?;
                         return Ok(WebhookOutcome::Ignored);
                     }
                 };
@@ -357,7 +358,7 @@ macro_rules! media_sql {
                     .video_status
                     .is_some_and(|now| now.rank() >= change.status.rank());
                 if other_asset || backwards {
-                    tx.commit().await?;
+                    self.commit(tx).await?;
                     return Ok(WebhookOutcome::Ignored);
                 }
                 sqlx::query(
@@ -398,7 +399,7 @@ macro_rules! media_sql {
                     "duration_secs": change.duration_secs,
                 });
                 append(&mut tx, asset_event(kind, &asset, Actor::System, payload), at).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(WebhookOutcome::Applied)
             }
 

@@ -468,6 +468,7 @@ macro_rules! payments_sql {
                 });
                 append(&mut tx, order_event(kinds::ORDER_CREATED, &order, actor, payload), at)
                     .await?;
+                // Changes nothing the read cache holds: not counted.
                 tx.commit().await?;
                 Ok(order)
             }
@@ -636,7 +637,7 @@ macro_rules! payments_sql {
                         }
                     }
                 };
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(outcome)
             }
 
@@ -682,6 +683,7 @@ macro_rules! payments_sql {
                 };
                 let coupon = coupon_from(&row)?;
                 append(&mut tx, coupon_event(kinds::COUPON_CREATED, &coupon, actor), at).await?;
+                // Changes nothing the read cache holds: not counted.
                 tx.commit().await?;
                 Ok(coupon)
             }
@@ -731,6 +733,7 @@ macro_rules! payments_sql {
                 };
                 let coupon = coupon_from(&row)?;
                 append(&mut tx, coupon_event(kinds::COUPON_DISABLED, &coupon, actor), at).await?;
+                // Changes nothing the read cache holds: not counted.
                 tx.commit().await?;
                 Ok(coupon)
             }
