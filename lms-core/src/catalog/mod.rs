@@ -481,19 +481,25 @@ impl Lms {
         actor: &Actor,
         id_or_slug: &str,
     ) -> Result<Arc<CourseDetail>> {
-        let key = course_key(id_or_slug)?;
         let detail = self
-            .cached(&self.inner.courses, id_or_slug.to_owned(), async {
-                let Some(summary) = self.store().course(&key).await? else {
-                    return Ok(None);
-                };
-                let sections = self.store().outline(summary.course.id).await?;
-                Ok(Some(Arc::new(CourseDetail { summary, sections })))
-            })
+            .course_tree(id_or_slug)
             .await?
             .ok_or_else(|| Error::not_found("course not found"))?;
         self.check_visible(actor, &detail.summary.course).await?;
         Ok(detail)
+    }
+
+    /// A course with its outline, whoever asks, through the read cache.
+    pub(crate) async fn course_tree(&self, id_or_slug: &str) -> Result<Option<Arc<CourseDetail>>> {
+        let key = course_key(id_or_slug)?;
+        self.cached(&self.inner.courses, id_or_slug.to_owned(), async {
+            let Some(summary) = self.store().course(&key).await? else {
+                return Ok(None);
+            };
+            let sections = self.store().outline(summary.course.id).await?;
+            Ok(Some(Arc::new(CourseDetail { summary, sections })))
+        })
+        .await
     }
 
     /// Changes course fields: the owner and admins.

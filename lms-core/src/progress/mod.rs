@@ -91,9 +91,13 @@ impl Lms {
             .enrollment(course, user)
             .await?
             .ok_or_else(|| Error::not_found("you are not enrolled in this course"))?;
-        let outline = self.store().outline(course).await?;
+        let tree = self
+            .course_tree(&course.to_string())
+            .await?
+            .ok_or_else(|| Error::not_found("course not found"))?;
         let rows = self.store().lecture_progress(user, course).await?;
-        let lectures: Vec<LectureState> = outline
+        let lectures: Vec<LectureState> = tree
+            .sections
             .iter()
             .flat_map(|s| &s.lectures)
             .map(|l| {

@@ -21,6 +21,11 @@ use super::{PoolStats, Store};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection for every write step. SQLite lets one writer in at a
+    /// time; steps waiting here queue in order and start as soon as the
+    /// previous one commits, where connections racing for the lock would
+    /// sleep in SQLite's busy handler (up to 100 ms a try).
+    writer: SqlitePool,
     /// Write steps committed through this handle that may change what the
     /// core's read cache holds (see `Store::committed_writes`).
     writes: Arc<AtomicU64>,
@@ -46,15 +51,17 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let filename = options.get_filename().to_owned();
         let in_memory = url.contains(":memory:") || filename.as_os_str().is_empty();
-        let pool = if in_memory {
-            // Every connection to `:memory:` is its own database: keep one.
-            SqlitePoolOptions::new()
+        let (pool, writer) = if in_memory {
+            // Every connection to `:memory:` is its own database: keep one,
+            // for reads and writes alike.
+            let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .connect_with(options)
-                .await?
+                .await?;
+            (pool.clone(), pool)
         } else {
             if let Some(dir) = filename.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -72,13 +79,19 @@ impl SqliteStore {
                 .synchronous(SqliteSynchronous::Normal)
                 .pragma("cache_size", "-65536")
                 .pragma("mmap_size", "268435456");
-            SqlitePoolOptions::new()
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await?;
+            let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)
-                .await?
+                .await?;
+            (pool, writer)
         };
         Ok(Self {
             pool,
+            writer,
             writes: Arc::default(),
         })
     }
@@ -98,7 +111,7 @@ impl SqliteStore {
     }
 
     async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// Commits a step and counts it, so the read cache drops what it read
