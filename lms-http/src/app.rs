@@ -235,16 +235,16 @@ impl App {
         // Whole microseconds, so the log shows 0.116 rather than 0.11591699999.
         let latency_ms = elapsed.as_micros() as f64 / 1000.0;
         let client = client.map(|ip| ip.to_string());
-        tracing::info!(
-            request_id = %request_id,
-            method = %method,
-            route,
-            path = %path,
-            status,
-            latency_ms,
-            client,
-            "request"
-        );
+        // Load balancers and orchestrators probe health every few seconds;
+        // a line for each would bury the requests that matter, so probes
+        // that succeed are logged at debug level only.
+        if matches!(route, "/healthz" | "/readyz") && status < 400 {
+            tracing::debug!(request_id = %request_id, method = %method, route, path = %path,
+                status, latency_ms, client, "request");
+        } else {
+            tracing::info!(request_id = %request_id, method = %method, route, path = %path,
+                status, latency_ms, client, "request");
+        }
         response
     }
 

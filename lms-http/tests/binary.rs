@@ -205,11 +205,21 @@ async fn the_binary_serves_postgres_with_a_given_secret_and_logs_json() {
     .await;
     let ready = fetch(running.addr, "GET", "/readyz", &[], None).await;
     assert_eq!(ready.status, 200, "{}", ready.body);
+    let catalog = fetch(running.addr, "GET", "/api/v1/courses", &[], None).await;
+    assert_eq!(catalog.status, 200, "{}", catalog.body);
     let lines = running.terminate().await;
-    let request = lines
+    let logged: Vec<serde_json::Value> = lines
         .iter()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["route"] == "/readyz")
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    // Successful probes are logged at debug level only, below the default.
+    assert!(
+        !logged.iter().any(|v| v["route"] == "/readyz"),
+        "{lines:#?}"
+    );
+    let request = logged
+        .iter()
+        .find(|v| v["route"] == "/api/v1/courses")
         .unwrap_or_else(|| panic!("no JSON request log line in {lines:#?}"));
     assert_eq!(request["status"], 200);
     assert_eq!(request["method"], "GET");
