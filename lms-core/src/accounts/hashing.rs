@@ -4,9 +4,19 @@
 //! Each hash costs ~19 MiB and tens of milliseconds of CPU. Running it on the
 //! executor would stall every other request on that worker; running an
 //! unbounded number at once would let a login flood exhaust memory. So hashes
-//! run on the blocking pool behind a semaphore.
+//! run on threads of their own behind a semaphore.
+//!
+//! On Linux those threads run at a lower CPU priority (nice
+//! [`HASH_NICE`]) than the request workers and the database drivers: when
+//! the cores are busy, a hash yields to them. A burst of logins then slows
+//! itself rather than every cheap read on the server, and the short write
+//! steps around each login (counting the attempt, starting the session) are
+//! not stretched by waiting for a core behind a hash, which would leave the
+//! hash threads idle waiting for them. With idle cores a hash runs at full
+//! speed.
 
-use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
@@ -24,10 +34,20 @@ pub(crate) struct Verified {
     pub needs_rehash: bool,
 }
 
+/// The niceness of the hash threads (0 is the default, 19 the lowest
+/// priority): under contention a nice-10 thread gets about a tenth of the
+/// CPU a nice-0 one does.
+pub(crate) const HASH_NICE: i32 = 10;
+
+/// Work for a hash thread.
+type Job = Box<dyn FnOnce() + Send>;
+
 #[derive(Debug)]
 pub(crate) struct Hasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// Feeds the hash threads; they end when it is dropped.
+    jobs: Mutex<Sender<Job>>,
     /// A hash of a random password, checked when the e-mail is unknown so
     /// that answering "no such user" costs the same as "wrong password".
     decoy: OnceCell<String>,
@@ -46,9 +66,19 @@ impl Hasher {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..permits {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("lms-hash-{n}"))
+                .spawn(move || hash_thread(&queue))
+                .map_err(Error::internal)?;
+        }
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(permits)),
+            jobs: Mutex::new(jobs),
             decoy: OnceCell::new(),
         })
     }
@@ -57,11 +87,12 @@ impl Hasher {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 
-    /// Runs `work` on the blocking pool once a permit is free.
+    /// Runs `work` on a hash thread once a permit is free.
     ///
-    /// The permit moves into the blocking task: if the caller's future is
-    /// dropped (a client hung up), the hash still runs to the end, and its
-    /// permit must stay taken until it does, or the bound would not hold.
+    /// The permit moves into the job: if the caller's future is dropped (a
+    /// client hung up), the hash still runs to the end, and its permit must
+    /// stay taken until it does, or the bound would not hold. There are as
+    /// many threads as permits, so a job with a permit never queues long.
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         let permit = self
             .permits
@@ -69,13 +100,21 @@ impl Hasher {
             .acquire_owned()
             .await
             .map_err(Error::internal)?;
-        tokio::task::spawn_blocking(move || {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
             let out = work();
             drop(permit);
-            out
-        })
-        .await
-        .map_err(Error::internal)
+            // The caller may be gone; the work is done either way.
+            let _ = done.send(out);
+        });
+        self.jobs
+            .lock()
+            .expect("hash queue")
+            .send(job)
+            .map_err(|_| Error::internal("the hash threads have stopped"))?;
+        answer
+            .await
+            .map_err(|_| Error::internal("a hash thread panicked"))
     }
 
     /// A PHC string for `password` with the configured parameters.
@@ -128,6 +167,31 @@ impl Hasher {
     }
 }
 
+/// A hash thread: lowers its own priority, then runs jobs until the
+/// [`Hasher`] is dropped.
+fn hash_thread(queue: &Mutex<Receiver<Job>>) {
+    lower_priority();
+    loop {
+        // The lock is held only while waiting: the job runs after it drops.
+        let job = queue.lock().map(|q| q.recv());
+        match job {
+            Ok(Ok(job)) => job(),
+            _ => return,
+        }
+    }
+}
+
+/// Sets the calling thread's niceness to [`HASH_NICE`]. On Linux the nice
+/// value is a thread's own (`setpriority(PRIO_PROCESS, 0)` changes only the
+/// caller); elsewhere it is the process's, so it is left alone there.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(None, HASH_NICE) {
+        // A sandbox may forbid it; hashing works the same, only less polite.
+        tracing::debug!(error = %e, "could not lower the hash threads' priority");
+    }
+}
+
 /// True when `hash` is not Argon2id v1.3 or any of its costs is below `want`.
 fn weaker_than(hash: &PasswordHash, want: &Params) -> bool {
     if hash.algorithm.as_str() != "argon2id" || hash.version != Some(0x13) {
@@ -166,6 +230,20 @@ mod tests {
         );
         let v = hasher.verify("wrong horse battery", &phc).await.unwrap();
         assert!(!v.ok);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashes_run_at_a_lower_priority_than_the_caller() {
+        let hasher = Hasher::new(&config()).unwrap();
+        let caller = rustix::process::getpriority_process(None).unwrap();
+        let worker = hasher
+            .run(|| rustix::process::getpriority_process(None).unwrap())
+            .await
+            .unwrap();
+        assert!(caller < HASH_NICE, "the tests run at a normal priority");
+        assert_eq!(worker, HASH_NICE);
+        assert_eq!(rustix::process::getpriority_process(None).unwrap(), caller);
     }
 
     #[tokio::test]
