@@ -19,13 +19,19 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Most entries one cache keeps; past it, it starts over.
-const MAX_ENTRIES: usize = 10_000;
+/// Most sessions kept: a few dozen bytes each.
+pub(crate) const MAX_SESSIONS: usize = 100_000;
+
+/// Most catalog pages, and most course trees, kept: tens of kilobytes each.
+pub(crate) const MAX_PAGES: usize = 1_000;
 
 /// One kind of answer, by key.
 #[derive(Debug)]
 pub(crate) struct ReadCache<K, V> {
     entries: Mutex<HashMap<K, Entry<V>>>,
+    /// Most entries kept: keys come from requests (search words, slugs),
+    /// so without a bound anyone could grow the cache at will.
+    max: usize,
 }
 
 #[derive(Debug)]
@@ -37,9 +43,11 @@ struct Entry<V> {
 }
 
 impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
-    pub(crate) fn new() -> Self {
+    /// A cache of at most `max` entries.
+    pub(crate) fn new(max: usize) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
+            max,
         }
     }
 
@@ -54,11 +62,15 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
     }
 
     /// Keeps `value`, read after the store had committed `writes` steps and
-    /// started at `read_at`.
-    pub(crate) fn put(&self, key: K, value: V, writes: u64, read_at: Instant) {
+    /// started at `read_at`. When the cache is full, entries that can no
+    /// longer be served go first; if that is not enough, all of them.
+    pub(crate) fn put(&self, key: K, value: V, writes: u64, read_at: Instant, ttl: Duration) {
         let mut entries = self.entries.lock().expect("read cache");
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
+        if entries.len() >= self.max {
+            entries.retain(|_, e| e.writes == writes && e.read_at.elapsed() < ttl);
+            if entries.len() >= self.max {
+                entries.clear();
+            }
         }
         entries.insert(
             key,
@@ -75,10 +87,12 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
 mod tests {
     use super::*;
 
+    const MINUTE: Duration = Duration::from_secs(60);
+
     #[test]
     fn an_entry_is_served_until_a_write_is_committed() {
-        let cache = ReadCache::new();
-        cache.put("k", 1, 7, Instant::now());
+        let cache = ReadCache::new(10);
+        cache.put("k", 1, 7, Instant::now(), MINUTE);
         assert_eq!(cache.get(&"k", 7, Duration::from_secs(60)), Some(1));
         assert_eq!(cache.get(&"k", 8, Duration::from_secs(60)), None);
         assert_eq!(cache.get(&"other", 7, Duration::from_secs(60)), None);
@@ -86,10 +100,26 @@ mod tests {
 
     #[test]
     fn an_entry_older_than_the_ttl_is_not_served() {
-        let cache = ReadCache::new();
+        let cache = ReadCache::new(10);
         let long_ago = Instant::now() - Duration::from_secs(5);
-        cache.put("k", 1, 0, long_ago);
+        cache.put("k", 1, 0, long_ago, MINUTE);
         assert_eq!(cache.get(&"k", 0, Duration::from_secs(1)), None);
         assert_eq!(cache.get(&"k", 0, Duration::from_secs(60)), Some(1));
+    }
+
+    #[test]
+    fn a_full_cache_drops_stale_entries_first_and_never_grows_past_its_bound() {
+        let cache = ReadCache::new(2);
+        cache.put(1, "stale", 0, Instant::now(), MINUTE);
+        cache.put(2, "fresh", 1, Instant::now(), MINUTE);
+        // Full: the entry read before write 1 goes, the fresh one stays.
+        cache.put(3, "new", 1, Instant::now(), MINUTE);
+        assert_eq!(cache.get(&1, 1, MINUTE), None);
+        assert_eq!(cache.get(&2, 1, MINUTE), Some("fresh"));
+        assert_eq!(cache.get(&3, 1, MINUTE), Some("new"));
+        // Full of servable entries: it starts over rather than grow.
+        cache.put(4, "newer", 1, Instant::now(), MINUTE);
+        assert_eq!(cache.entries.lock().unwrap().len(), 1);
+        assert_eq!(cache.get(&4, 1, MINUTE), Some("newer"));
     }
 }

@@ -201,7 +201,7 @@ impl Lms {
         }
         let read_at = std::time::Instant::now();
         let value = load.await?;
-        cache.put(key, value.clone(), writes, read_at);
+        cache.put(key, value.clone(), writes, read_at, ttl);
         Ok(value)
     }
 }
@@ -301,9 +301,9 @@ impl LmsBuilder {
                 livekit,
                 payments,
                 throttle_hits: std::sync::atomic::AtomicU64::new(0),
-                sessions: ReadCache::new(),
-                courses: ReadCache::new(),
-                catalog: ReadCache::new(),
+                sessions: ReadCache::new(cache::MAX_SESSIONS),
+                courses: ReadCache::new(cache::MAX_PAGES),
+                catalog: ReadCache::new(cache::MAX_PAGES),
             }),
         })
     }
