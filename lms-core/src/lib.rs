@@ -183,6 +183,22 @@ impl Lms {
         clock::stored(self.inner.clock.now())
     }
 
+    /// Whether the read cache is on: a TTL is set and the store counts its
+    /// writes. While it is, the catalog and course trees hand out the same
+    /// `Arc` for as long as the answer holds, so a face may keep work it
+    /// derives from one (a serialized body) by its address.
+    pub fn caches_reads(&self) -> bool {
+        self.read_cache_writes().is_some()
+    }
+
+    /// The store's write count, when the read cache is on.
+    fn read_cache_writes(&self) -> Option<u64> {
+        match self.inner.store.committed_writes() {
+            Some(writes) if self.inner.config.read_cache_ttl_ms > 0 => Some(writes),
+            _ => None,
+        }
+    }
+
     /// `load()`, or what `cache` kept of it for `key` (see [`cache`]).
     async fn cached<K, V, F>(&self, cache: &ReadCache<K, V>, key: K, load: F) -> Result<V>
     where
@@ -190,12 +206,10 @@ impl Lms {
         V: Clone,
         F: Future<Output = Result<V>>,
     {
-        let ttl = self.inner.config.read_cache_ttl_ms;
-        let writes = match self.inner.store.committed_writes() {
-            Some(writes) if ttl > 0 => writes,
-            _ => return load.await,
+        let Some(writes) = self.read_cache_writes() else {
+            return load.await;
         };
-        let ttl = std::time::Duration::from_millis(ttl);
+        let ttl = std::time::Duration::from_millis(self.inner.config.read_cache_ttl_ms);
         if let Some(value) = cache.get(&key, writes, ttl) {
             return Ok(value);
         }

@@ -166,7 +166,7 @@ impl App {
     where
         T: serde::Serialize + Send + Sync + 'static,
     {
-        if self.inner.lms.config().read_cache_ttl_ms == 0 {
+        if !self.inner.lms.caches_reads() {
             return Ok(Reply::ok(&**value)?.with_etag());
         }
         let (body, tag) = self.inner.memo.json(value)?;
