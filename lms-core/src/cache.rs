@@ -1,5 +1,6 @@
 //! The read cache: answers many requests share (the public catalog, course
-//! trees, the session behind an access token), kept for a short while.
+//! trees, the session behind an access token, the course a lecture is in),
+//! kept for a short while.
 //!
 //! An entry is served only while both hold:
 //! - it is younger than `Config::read_cache_ttl_ms`, which bounds how late
@@ -21,6 +22,9 @@ use std::time::{Duration, Instant};
 
 /// Most sessions kept: a few dozen bytes each.
 pub(crate) const MAX_SESSIONS: usize = 100_000;
+
+/// Most lecture-to-course links kept: a few dozen bytes each.
+pub(crate) const MAX_LECTURES: usize = 100_000;
 
 /// Most catalog pages, and most course trees, kept: tens of kilobytes each.
 pub(crate) const MAX_PAGES: usize = 1_000;

@@ -140,8 +140,10 @@ struct Inner {
     sessions: ReadCache<(UserId, SessionId), Option<(Role, i64)>>,
     /// ...course trees by id or slug...
     courses: ReadCache<String, Option<Arc<CourseDetail>>>,
-    /// ...and public catalog pages by their filter.
+    /// ...public catalog pages by their filter...
     catalog: ReadCache<String, Arc<CatalogPage>>,
+    /// ...and the course of a lecture progress is recorded in.
+    lecture_courses: ReadCache<LectureId, Option<CourseId>>,
 }
 
 impl fmt::Debug for Lms {
@@ -318,6 +320,7 @@ impl LmsBuilder {
                 sessions: ReadCache::new(cache::MAX_SESSIONS),
                 courses: ReadCache::new(cache::MAX_PAGES),
                 catalog: ReadCache::new(cache::MAX_PAGES),
+                lecture_courses: ReadCache::new(cache::MAX_LECTURES),
             }),
         })
     }

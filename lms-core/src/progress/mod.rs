@@ -14,10 +14,10 @@ pub use model::{CourseProgress, LectureProgress, LectureState};
 
 use crate::Lms;
 use crate::actor::Actor;
-use crate::catalog::{LectureKind, MAX_DURATION_SECS};
+use crate::catalog::{CourseDetail, LectureKind, MAX_DURATION_SECS, lecture_access};
 use crate::domain::{CourseId, LectureId};
-use crate::enrollment::ProgressFigures;
-use crate::error::{Error, Result};
+use crate::enrollment::{Enrollment, ProgressFigures};
+use crate::error::{Error, ErrorKind, Result};
 use crate::store::enrollment::ProgressChange;
 
 /// A change to one lecture's progress; absent parts stay.
@@ -36,6 +36,10 @@ pub struct ProgressUpdate {
 impl Lms {
     /// Records the signed-in learner's progress in a lecture and answers
     /// with their progress in its course.
+    ///
+    /// The lecture, its course and the outline come through the read
+    /// cache; the enrollment check, the write and the rows of the answer
+    /// are one store step, which writes steps arriving together as a batch.
     pub async fn update_progress(
         &self,
         actor: &Actor,
@@ -49,19 +53,41 @@ impl Lms {
                 "send completed, position_secs, or both",
             ));
         }
-        let lecture = self.openable_lecture(actor, lecture).await?;
-        if !self.live_enrollment(actor, lecture.course_id).await? {
-            return Err(Error::forbidden("enroll in this course to record progress"));
-        }
+        let not_found = || Error::not_found("lecture not found");
+        let course_id = self
+            .cached(&self.inner.lecture_courses, lecture, async {
+                Ok(self.store().lecture(lecture).await?.map(|l| l.course_id))
+            })
+            .await?
+            .ok_or_else(not_found)?;
+        let tree = self
+            .course_tree(&course_id.to_string())
+            .await?
+            .ok_or_else(not_found)?;
+        let outline = tree
+            .sections
+            .iter()
+            .flat_map(|s| &s.lectures)
+            .find(|l| l.id == lecture)
+            .ok_or_else(not_found)?;
+        let course = &tree.summary.course;
+        // Who may open it if enrolled; the store checks the enrollment.
+        lecture_access(
+            actor,
+            course.status,
+            course.owner_id,
+            outline.free_preview,
+            true,
+        )?;
         if let Some(p) = update.position_secs {
-            if lecture.kind != LectureKind::Video {
+            if outline.kind != LectureKind::Video {
                 return Err(Error::invalid_field(
                     "position_secs",
                     "is only for video lectures",
                 ));
             }
-            let limit = if lecture.duration_secs > 0 {
-                lecture.duration_secs
+            let limit = if outline.duration_secs > 0 {
+                outline.duration_secs
             } else {
                 MAX_DURATION_SECS
             };
@@ -76,10 +102,25 @@ impl Lms {
             completed: update.completed,
             position_secs: update.position_secs,
         };
-        self.store()
-            .record_progress(user, &lecture, change, *actor, self.now())
-            .await?;
-        self.course_progress(actor, lecture.course_id).await
+        let written = self
+            .store()
+            .record_progress(user, course_id, lecture, change, *actor, self.now())
+            .await
+            .map_err(|e| match e.kind() {
+                // No live enrollment: as opening the lecture would say, or
+                // else that recording progress needs one.
+                ErrorKind::NotFound => lecture_access(
+                    actor,
+                    course.status,
+                    course.owner_id,
+                    outline.free_preview,
+                    false,
+                )
+                .err()
+                .unwrap_or_else(|| Error::forbidden("enroll in this course to record progress")),
+                _ => e,
+            })?;
+        Ok(report(&tree, &written.enrollment, &written.rows))
     }
 
     /// The signed-in learner's progress in a course they are (or were)
@@ -96,28 +137,7 @@ impl Lms {
             .await?
             .ok_or_else(|| Error::not_found("course not found"))?;
         let rows = self.store().lecture_progress(user, course).await?;
-        let lectures: Vec<LectureState> = tree
-            .sections
-            .iter()
-            .flat_map(|s| &s.lectures)
-            .map(|l| {
-                let row = rows.iter().find(|r| r.lecture_id == l.id);
-                LectureState {
-                    lecture_id: l.id,
-                    completed: row.is_some_and(|r| r.completed_at.is_some()),
-                    position_secs: row.map_or(0, |r| r.position_secs),
-                }
-            })
-            .collect();
-        let completed = lectures.iter().filter(|l| l.completed).count() as i64;
-        Ok(CourseProgress {
-            course_id: course,
-            figures: ProgressFigures::new(completed, lectures.len() as i64),
-            completed_at: enrollment.completed_at,
-            next_lecture_id: lectures.iter().find(|l| !l.completed).map(|l| l.lecture_id),
-            last_lecture_id: enrollment.last_lecture_id,
-            lectures,
-        })
+        Ok(report(&tree, &enrollment, &rows))
     }
 
     /// Forgets the signed-in learner's progress in a course.
@@ -133,5 +153,36 @@ impl Lms {
                 _ => e,
             })?;
         self.course_progress(actor, course).await
+    }
+}
+
+/// A learner's progress in `tree`'s course, from their enrollment and
+/// progress rows. Lectures no longer in the course do not count.
+fn report(
+    tree: &CourseDetail,
+    enrollment: &Enrollment,
+    rows: &[LectureProgress],
+) -> CourseProgress {
+    let lectures: Vec<LectureState> = tree
+        .sections
+        .iter()
+        .flat_map(|s| &s.lectures)
+        .map(|l| {
+            let row = rows.iter().find(|r| r.lecture_id == l.id);
+            LectureState {
+                lecture_id: l.id,
+                completed: row.is_some_and(|r| r.completed_at.is_some()),
+                position_secs: row.map_or(0, |r| r.position_secs),
+            }
+        })
+        .collect();
+    let completed = lectures.iter().filter(|l| l.completed).count() as i64;
+    CourseProgress {
+        course_id: tree.summary.course.id,
+        figures: ProgressFigures::new(completed, lectures.len() as i64),
+        completed_at: enrollment.completed_at,
+        next_lecture_id: lectures.iter().find(|l| !l.completed).map(|l| l.lecture_id),
+        last_lecture_id: enrollment.last_lecture_id,
+        lectures,
     }
 }

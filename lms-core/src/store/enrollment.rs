@@ -3,9 +3,8 @@
 use async_trait::async_trait;
 
 use crate::actor::Actor;
-use crate::catalog::Lecture;
 use crate::clock::Timestamp;
-use crate::domain::{CourseId, Email, EnrollmentId, UserId};
+use crate::domain::{CourseId, Email, EnrollmentId, LectureId, UserId};
 use crate::enrollment::{Enrollee, Enrollment, EnrollmentSource, LearnerEnrollment};
 use crate::error::Result;
 use crate::progress::LectureProgress;
@@ -54,6 +53,18 @@ pub struct ProgressRecorded {
     pub changed: bool,
     /// Whether this change completed the course (first time only).
     pub course_completed: bool,
+}
+
+/// A learner's standing in a course right after recording progress: what
+/// the answer to the learner is built from, read in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressWritten {
+    /// What the step did.
+    pub recorded: ProgressRecorded,
+    /// The enrollment after the step.
+    pub enrollment: Enrollment,
+    /// Every progress row of the learner in the course after the step.
+    pub rows: Vec<LectureProgress>,
 }
 
 /// Enrollments and progress.
@@ -111,17 +122,21 @@ pub trait EnrollmentStore: Send + Sync {
     /// Live users by normalized e-mail; unknown addresses are left out.
     async fn users_by_emails(&self, emails: &[Email]) -> Result<Vec<(String, UserId)>>;
 
-    /// Records a change to a lecture's progress for an enrolled learner,
-    /// notes the lecture as the last one touched, and sets the course's
-    /// completion time once when every lecture is complete.
+    /// Records a change to the progress of `lecture` (in `course`) for a
+    /// learner whose enrollment is live at `at`, notes the lecture as the
+    /// last one touched, and sets the course's completion time once when
+    /// every lecture is complete. `not_found` when there is no live
+    /// enrollment. Steps arriving together may be written as one batch;
+    /// each is still all or nothing, in arrival order.
     async fn record_progress(
         &self,
         user: UserId,
-        lecture: &Lecture,
+        course: CourseId,
+        lecture: LectureId,
         change: ProgressChange,
         actor: Actor,
         at: Timestamp,
-    ) -> Result<ProgressRecorded>;
+    ) -> Result<ProgressWritten>;
 
     /// Every progress row of `user` in `course`.
     async fn lecture_progress(

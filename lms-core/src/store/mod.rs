@@ -21,6 +21,7 @@ use crate::domain::{Email, Role, SessionId, UserId};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventQuery};
 
+mod batch;
 pub mod conformance;
 pub mod courses;
 pub mod enrollment;

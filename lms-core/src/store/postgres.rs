@@ -12,7 +12,10 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
 
+use super::batch::Batcher;
+use super::enrollment::ProgressWritten;
 use super::migrations::{self, MigrationStatus};
+use super::sql::enrollment::ProgressStep;
 use super::sql::sql_store;
 use super::{PoolStats, Store};
 use crate::config::valid_schema_name;
@@ -24,6 +27,8 @@ pub struct PostgresStore {
     /// Write steps committed through this handle that may change what the
     /// core's read cache holds (see `Store::committed_writes`).
     writes: Arc<AtomicU64>,
+    /// Progress steps waiting to be written together (see `store::batch`).
+    progress: Batcher<ProgressStep, ProgressWritten>,
 }
 
 impl PostgresStore {
@@ -74,6 +79,7 @@ impl PostgresStore {
         Ok(Self {
             pool,
             writes: Arc::default(),
+            progress: Batcher::default(),
         })
     }
 
@@ -115,6 +121,10 @@ impl PostgresStore {
 /// locker while holding its own key locks, which a locker taking a second
 /// row could then wait on in turn: a deadlock.
 const FOR_UPDATE: &str = " FOR NO KEY UPDATE";
+
+/// A group's progress rows as JSON (see `sql::enrollment`).
+const PROGRESS_ROWS_JSON: &str = "json_agg(json_build_array(p.lecture_id, p.completed_at, \
+     p.position_secs, p.updated_at))";
 
 /// Taken just before every event insert, held until the commit: the
 /// event-order lock.

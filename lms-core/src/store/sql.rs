@@ -57,6 +57,27 @@ pub(crate) fn contains_pattern(needle: &str) -> String {
     pattern
 }
 
+/// `VALUES` with `rows` rows of `width` placeholders each, numbered from
+/// `$first`: `values(2, 2, 1)` is `VALUES ($1, $2), ($3, $4)`. Both
+/// backends name its columns `column1`, `column2`, ...
+pub(crate) fn values(rows: usize, width: usize, first: usize) -> String {
+    let mut sql = String::from("VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for col in 0..width {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", first + row * width + col));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 /// Event payload for a count of revoked sessions.
 pub(crate) fn revoked(n: u64) -> serde_json::Value {
     json!({ "revoked_sessions": n })
@@ -148,6 +169,40 @@ macro_rules! sql_store {
             .bind(ts(at))
             .execute(&mut **tx)
             .await?;
+            Ok(())
+        }
+
+        /// Appends several events as [`append`] does, in order, in one
+        /// statement.
+        async fn append_all(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            events: Vec<(NewEvent, Timestamp)>,
+        ) -> Result<()> {
+            if events.is_empty() {
+                return Ok(());
+            }
+            if let Some(sql) = BEFORE_EVENT {
+                sqlx::query(sql).execute(&mut **tx).await?;
+            }
+            let sql = format!(
+                "INSERT INTO events (kind, subject_type, subject_id, user_id, course_id, \
+                 actor_kind, actor_id, payload, created_at) {}",
+                $crate::store::sql::values(events.len(), 9, 1)
+            );
+            let mut query = sqlx::query(&sql);
+            for (event, at) in events {
+                query = query
+                    .bind(event.kind)
+                    .bind(event.subject_type)
+                    .bind(event.subject_id)
+                    .bind(event.user_id)
+                    .bind(event.course_id)
+                    .bind(event.actor_kind)
+                    .bind(event.actor_id)
+                    .bind(Json(event.payload))
+                    .bind(ts(at));
+            }
+            query.execute(&mut **tx).await?;
             Ok(())
         }
 

@@ -13,7 +13,10 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+use super::batch::Batcher;
+use super::enrollment::ProgressWritten;
 use super::migrations::{self, MigrationStatus};
+use super::sql::enrollment::ProgressStep;
 use super::sql::sql_store;
 use super::{PoolStats, Store};
 
@@ -29,6 +32,8 @@ pub struct SqliteStore {
     /// Write steps committed through this handle that may change what the
     /// core's read cache holds (see `Store::committed_writes`).
     writes: Arc<AtomicU64>,
+    /// Progress steps waiting to be written together (see `store::batch`).
+    progress: Batcher<ProgressStep, ProgressWritten>,
 }
 
 impl SqliteStore {
@@ -93,6 +98,7 @@ impl SqliteStore {
             pool,
             writer,
             writes: Arc::default(),
+            progress: Batcher::default(),
         })
     }
 
@@ -127,6 +133,11 @@ impl SqliteStore {
 /// Every write step already holds the database's write lock (`BEGIN
 /// IMMEDIATE`), so reading a row to change it needs no row lock.
 const FOR_UPDATE: &str = "";
+
+/// A group's progress rows as JSON (see `sql::enrollment`); ids are blobs,
+/// which JSON cannot hold, so they go as hex.
+const PROGRESS_ROWS_JSON: &str = "json_group_array(json_array(hex(p.lecture_id), \
+     p.completed_at, p.position_secs, p.updated_at))";
 
 /// Writers are serialized, so events commit in id order without help.
 const BEFORE_EVENT: Option<&str> = None;

@@ -1801,7 +1801,14 @@ pub async fn stats_count_users_courses_enrollments_and_completions(store: Arc<dy
         position_secs: None,
     };
     store
-        .record_progress(learner, &lectures[0], change, system(), t0())
+        .record_progress(
+            learner,
+            lectures[0].course_id,
+            lectures[0].id,
+            change,
+            system(),
+            t0(),
+        )
         .await
         .unwrap();
     let stats = store.stats().await.unwrap();

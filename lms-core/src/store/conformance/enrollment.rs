@@ -800,7 +800,14 @@ pub async fn concurrent_completions_complete_the_course_once(store: Arc<dyn Stor
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .record_progress(learner, &lecture, complete(), system(), later(1))
+                    .record_progress(
+                        learner,
+                        lecture.course_id,
+                        lecture.id,
+                        complete(),
+                        system(),
+                        later(1),
+                    )
                     .await
             })
         })
@@ -808,8 +815,8 @@ pub async fn concurrent_completions_complete_the_course_once(store: Arc<dyn Stor
     let mut completions = 0;
     for task in tasks {
         let done = task.await.unwrap().expect("record_progress");
-        assert!(done.changed);
-        completions += usize::from(done.course_completed);
+        assert!(done.recorded.changed);
+        completions += usize::from(done.recorded.course_completed);
     }
     assert_eq!(completions, 1);
     assert!(
@@ -822,6 +829,132 @@ pub async fn concurrent_completions_complete_the_course_once(store: Arc<dyn Stor
         count_kind(&*store, course.id, kinds::COURSE_COMPLETED).await,
         1
     );
+}
+
+/// Progress steps arriving together, some of which cannot be recorded (no
+/// enrollment, a revoked or an expired one, a lecture deleted meanwhile):
+/// each of those fails alone and writes nothing; every other step is
+/// recorded, logged once, and answered with the learner's stored state.
+pub async fn progress_steps_arriving_together_succeed_or_fail_alone(store: Arc<dyn Store>) {
+    let owner = make_user(&*store, "ada@example.com").await;
+    let (course, _, l) = course_with_lectures(&*store, owner, "rust", 4).await;
+    let mut learners = Vec::new();
+    for i in 0..6 {
+        let learner = make_user(&*store, &format!("learner{i}@example.com")).await;
+        enroll(
+            &*store,
+            course.id,
+            learner,
+            EnrollmentSource::Free,
+            None,
+            t0(),
+        )
+        .await;
+        learners.push(learner);
+    }
+    let stranger = make_user(&*store, "stranger@example.com").await;
+    let revoked = make_user(&*store, "revoked@example.com").await;
+    enroll(
+        &*store,
+        course.id,
+        revoked,
+        EnrollmentSource::Free,
+        None,
+        t0(),
+    )
+    .await;
+    store
+        .revoke_enrollment(course.id, revoked, system(), later(1))
+        .await
+        .unwrap();
+    let expired = make_user(&*store, "expired@example.com").await;
+    let grant = EnrollmentSource::Grant;
+    enroll(&*store, course.id, expired, grant, Some(later(2)), t0()).await;
+    let before = course_events(&*store, course.id).await.len();
+
+    let mut steps: Vec<(UserId, LectureId)> = Vec::new();
+    for lecture in &l {
+        for learner in &learners {
+            steps.push((*learner, lecture.id));
+        }
+    }
+    let ghost = LectureId::new();
+    for (i, odd) in [stranger, revoked, expired].into_iter().enumerate() {
+        steps.insert(5 + i * 7, (odd, l[0].id));
+    }
+    steps.insert(11, (learners[0], ghost));
+    let tasks: Vec<_> = steps
+        .iter()
+        .map(|&(user, lecture)| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .record_progress(user, course.id, lecture, complete(), system(), later(3))
+                    .await
+            })
+        })
+        .collect();
+    let mut completions = std::collections::HashMap::new();
+    for (task, (user, lecture)) in tasks.into_iter().zip(&steps) {
+        let result = task.await.unwrap();
+        if [stranger, revoked, expired].contains(user) {
+            assert_not_found(result, "progress without a live enrollment");
+        } else if *lecture == ghost {
+            assert_eq!(result.unwrap_err().kind(), ErrorKind::Internal);
+        } else {
+            let written = result.expect("record_progress");
+            assert!(written.recorded.changed);
+            *completions.entry(*user).or_insert(0) +=
+                usize::from(written.recorded.course_completed);
+            // The answer holds at least this step, as stored.
+            assert_eq!(written.enrollment.user_id, *user);
+            let own = written.rows.iter().find(|r| r.lecture_id == *lecture);
+            assert_eq!(own.and_then(|r| r.completed_at), Some(later(3)));
+            assert!(
+                written
+                    .rows
+                    .iter()
+                    .all(|r| r.completed_at == Some(later(3)))
+            );
+        }
+    }
+    for learner in &learners {
+        assert_eq!(
+            completions[learner], 1,
+            "each learner completes the course once"
+        );
+        assert_eq!(figures(&*store, *learner, course.id).await, (4, 4, 100));
+        assert_eq!(
+            enrollment_of(&*store, course.id, *learner)
+                .await
+                .completed_at,
+            Some(later(3))
+        );
+    }
+    for odd in [stranger, revoked, expired] {
+        assert!(progress_rows(&*store, odd, course.id).await.is_empty());
+    }
+    let events = course_events(&*store, course.id).await;
+    let new = &events[before..];
+    assert_eq!(new.len(), 6 * 4 + 6);
+    for learner in &learners {
+        let theirs: Vec<&str> = new
+            .iter()
+            .filter(|e| e.user_id == Some(learner.0))
+            .map(|e| e.kind.as_str())
+            .collect();
+        // The completion follows the progress that completed the course.
+        assert_eq!(
+            theirs,
+            [
+                kinds::PROGRESS_UPDATED,
+                kinds::PROGRESS_UPDATED,
+                kinds::PROGRESS_UPDATED,
+                kinds::PROGRESS_UPDATED,
+                kinds::COURSE_COMPLETED
+            ]
+        );
+    }
 }
 
 /// Deleting a lecture deletes every learner's progress in it: the rows go
@@ -955,7 +1088,14 @@ pub async fn progress_without_an_enrollment_is_not_found(store: Arc<dyn Store>) 
     let before = course_events(&*store, course.id).await.len();
     assert_not_found(
         store
-            .record_progress(stranger, &l[0], complete(), system(), later(1))
+            .record_progress(
+                stranger,
+                l[0].course_id,
+                l[0].id,
+                complete(),
+                system(),
+                later(1),
+            )
             .await,
         "progress without an enrollment",
     );
@@ -1194,11 +1334,11 @@ pub async fn every_course_step_writes_one_event_naming_the_course(store: Arc<dyn
     .await
     .unwrap();
     expect(s, c, &[(kinds::ENROLLMENT_CREATED, true)]).await;
-    s.record_progress(learner, &l1, complete(), actor, at(12))
+    s.record_progress(learner, l1.course_id, l1.id, complete(), actor, at(12))
         .await
         .unwrap();
     expect(s, c, &[(kinds::PROGRESS_UPDATED, true)]).await;
-    s.record_progress(learner, &l2, complete(), actor, at(13))
+    s.record_progress(learner, l2.course_id, l2.id, complete(), actor, at(13))
         .await
         .unwrap();
     expect(
@@ -1219,7 +1359,7 @@ pub async fn every_course_step_writes_one_event_naming_the_course(store: Arc<dyn
     )
     .await
     .unwrap();
-    s.record_progress(learner, &l1, complete(), actor, at(14))
+    s.record_progress(learner, l1.course_id, l1.id, complete(), actor, at(14))
         .await
         .unwrap();
     s.set_course_status(c, CourseStatus::Published, actor, at(14))

@@ -129,6 +129,7 @@ macro_rules! store_conformance_tests {
             progress_records_completion_and_position_and_skips_what_is_unchanged,
             a_course_is_completed_once_when_every_lecture_is_complete,
             concurrent_completions_complete_the_course_once,
+            progress_steps_arriving_together_succeed_or_fail_alone,
             deleting_a_lecture_removes_its_progress,
             resetting_progress_clears_rows_and_completion,
             progress_without_an_enrollment_is_not_found,
@@ -542,10 +543,23 @@ async fn record(
     change: ProgressChange,
     at: Timestamp,
 ) -> ProgressRecorded {
-    store
-        .record_progress(user, lecture, change, system(), at)
+    let mut written = store
+        .record_progress(user, lecture.course_id, lecture.id, change, system(), at)
         .await
-        .expect("record_progress")
+        .expect("record_progress");
+    // The answer is what is stored.
+    written.rows.sort_by_key(|r| r.lecture_id);
+    assert_eq!(
+        written.rows,
+        progress_rows(store, user, lecture.course_id).await
+    );
+    let stored = store
+        .enrollment(lecture.course_id, user)
+        .await
+        .expect("enrollment")
+        .expect("an enrollment");
+    assert_eq!(written.enrollment, stored);
+    written.recorded
 }
 
 /// A user's progress rows in a course, by lecture id.

@@ -3,7 +3,11 @@
 //!
 //! Besides what `sql_store!` needs, the backend provides `FOR_UPDATE`, the
 //! suffix that locks the rows a `SELECT` reads until the transaction ends
-//! (empty on SQLite, whose write transactions already exclude each other).
+//! (empty on SQLite, whose write transactions already exclude each other),
+//! `PROGRESS_ROWS_JSON`, the aggregate of the `lecture_progress p` rows of
+//! a group as a JSON array of `[lecture_id, completed_at, position_secs,
+//! updated_at]`, and `self.progress`, the batcher of progress steps, with
+//! [`ProgressStep`] and `ProgressWritten` in scope.
 
 /// Enrollment columns, each prefixed with `prefix` (`"e."` or `""`).
 pub(crate) fn enrollment_columns(prefix: &str) -> String {
@@ -32,6 +36,17 @@ pub(crate) const PROGRESS_COUNTS: &str = "\
     (SELECT COUNT(*) FROM lectures l WHERE l.course_id = e.course_id) AS total_lectures, \
     (SELECT COUNT(*) FROM lecture_progress p WHERE p.user_id = e.user_id \
      AND p.course_id = e.course_id AND p.completed_at IS NOT NULL) AS completed_lectures";
+
+/// One queued `record_progress`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProgressStep {
+    pub(crate) user: crate::domain::UserId,
+    pub(crate) course: crate::domain::CourseId,
+    pub(crate) lecture: crate::domain::LectureId,
+    pub(crate) change: crate::store::enrollment::ProgressChange,
+    pub(crate) actor: crate::actor::Actor,
+    pub(crate) at: crate::clock::Timestamp,
+}
 
 macro_rules! enrollment_sql {
     ($store:ty, $db:ty, $row:ty) => {
@@ -96,6 +111,277 @@ macro_rules! enrollment_sql {
                 .fetch_optional(&mut **tx)
                 .await?;
             row.as_ref().map(enrollment_from).transpose()
+        }
+
+        impl $store {
+            /// Writes a batch of progress steps; a batch that fails as a
+            /// whole (a lecture deleted meanwhile breaks its foreign key,
+            /// say) is written again one step at a time, so only the step
+            /// at fault fails.
+            async fn write_progress(&self, steps: Vec<ProgressStep>) -> Vec<Result<ProgressWritten>> {
+                match self.progress_batch(&steps).await {
+                    Ok(answers) => answers,
+                    Err(err) if steps.len() == 1 => vec![Err(err)],
+                    Err(_) => {
+                        let mut answers = Vec::with_capacity(steps.len());
+                        for step in steps.chunks(1) {
+                            match self.progress_batch(step).await {
+                                Ok(mut one) => answers.append(&mut one),
+                                Err(err) => answers.push(Err(err)),
+                            }
+                        }
+                        answers
+                    }
+                }
+            }
+
+            /// One transaction for all of `steps`, with a fixed number of
+            /// statements however many there are: the learners' enrollments
+            /// (locked) with the course's lecture count and their progress
+            /// rows, then one upsert, one enrollment update and one event
+            /// insert. The steps apply in order, as if one after the other;
+            /// a step without a live enrollment fails alone. Each answer
+            /// holds the learner's state after the whole batch.
+            async fn progress_batch(
+                &self,
+                steps: &[ProgressStep],
+            ) -> Result<Vec<Result<ProgressWritten>>> {
+                use std::collections::HashMap;
+                use $crate::store::sql::values;
+
+                struct Learner {
+                    enrollment: Enrollment,
+                    total_lectures: i64,
+                    rows: Vec<LectureProgress>,
+                    touched: bool,
+                }
+
+                let mut tx = self.write().await?;
+
+                let mut keys: Vec<(CourseId, UserId)> = Vec::new();
+                for step in steps {
+                    if !keys.contains(&(step.course, step.user)) {
+                        keys.push((step.course, step.user));
+                    }
+                }
+                // The keys drive the join (`CROSS JOIN` keeps SQLite from
+                // scanning the table against the list instead); the rows
+                // come as one JSON value per learner, as each row would cost
+                // a trip through the driver's channel. Locked in id order,
+                // so batches of two instances never wait on each other
+                // crosswise.
+                let sql = format!(
+                    "SELECT {}, \
+                     (SELECT COUNT(*) FROM lectures l WHERE l.course_id = e.course_id) \
+                     AS total_lectures, \
+                     (SELECT {PROGRESS_ROWS_JSON} FROM lecture_progress p \
+                      WHERE p.user_id = e.user_id AND p.course_id = e.course_id) AS rows \
+                     FROM ({}) AS v CROSS JOIN enrollments e \
+                     WHERE e.course_id = v.column1 AND e.user_id = v.column2 \
+                     ORDER BY e.id{FOR_UPDATE}{}",
+                    enrollment_columns("e."),
+                    values(keys.len(), 2, 1),
+                    if FOR_UPDATE.is_empty() { "" } else { " OF e" }
+                );
+                let mut query = sqlx::query(&sql);
+                for (course, user) in &keys {
+                    query = query.bind(course.0).bind(user.0);
+                }
+                let mut learners: HashMap<(CourseId, UserId), Learner> = HashMap::new();
+                for row in query.fetch_all(&mut *tx).await? {
+                    let enrollment = enrollment_from(&row)?;
+                    let rows: Option<Json<Vec<(Uuid, Option<Timestamp>, i64, Timestamp)>>> =
+                        row.try_get("rows")?;
+                    let rows = rows
+                        .map(|Json(rows)| rows)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(lecture, completed_at, position_secs, updated_at)| {
+                            LectureProgress {
+                                lecture_id: LectureId(lecture),
+                                completed_at,
+                                position_secs,
+                                updated_at,
+                            }
+                        })
+                        .collect();
+                    learners.insert(
+                        (enrollment.course_id, enrollment.user_id),
+                        Learner {
+                            enrollment,
+                            total_lectures: row.try_get("total_lectures")?,
+                            rows,
+                            touched: false,
+                        },
+                    );
+                }
+
+                let mut outcomes: Vec<Option<ProgressRecorded>> = Vec::with_capacity(steps.len());
+                // (user, lecture) -> course, for the rows to write.
+                let mut upserts: HashMap<(UserId, LectureId), CourseId> = HashMap::new();
+                let mut events = Vec::new();
+                for step in steps {
+                    let Some(learner) = learners
+                        .get_mut(&(step.course, step.user))
+                        .filter(|l| l.enrollment.is_live(step.at))
+                    else {
+                        outcomes.push(None);
+                        continue;
+                    };
+                    let row = learner.rows.iter().position(|r| r.lecture_id == step.lecture);
+                    let (was_completed, was_position) = row
+                        .map(|i| (learner.rows[i].completed_at, learner.rows[i].position_secs))
+                        .unwrap_or((None, 0));
+                    let completed_at = match step.change.completed {
+                        Some(true) => was_completed.or(Some(step.at)),
+                        Some(false) => None,
+                        None => was_completed,
+                    };
+                    let position = step.change.position_secs.unwrap_or(was_position);
+                    // Un-completing an untouched lecture, or recording the
+                    // position it already has, changes nothing.
+                    if completed_at == was_completed && position == was_position {
+                        outcomes.push(Some(ProgressRecorded {
+                            changed: false,
+                            course_completed: false,
+                        }));
+                        continue;
+                    }
+                    let now = LectureProgress {
+                        lecture_id: step.lecture,
+                        completed_at,
+                        position_secs: position,
+                        updated_at: step.at,
+                    };
+                    match row {
+                        Some(i) => learner.rows[i] = now,
+                        None => learner.rows.push(now),
+                    }
+                    upserts.insert((step.user, step.lecture), step.course);
+                    learner.touched = true;
+                    learner.enrollment.last_lecture_id = Some(step.lecture);
+                    learner.enrollment.last_activity_at = Some(step.at);
+                    events.push((
+                        NewEvent::course(
+                            kinds::PROGRESS_UPDATED,
+                            "lecture",
+                            step.lecture.0,
+                            step.course.0,
+                            Some(step.user.0),
+                            step.actor,
+                            json!({
+                                "lecture_id": step.lecture,
+                                "completed": completed_at.is_some(),
+                                "position_secs": position,
+                            }),
+                        ),
+                        step.at,
+                    ));
+                    let completed = learner
+                        .rows
+                        .iter()
+                        .filter(|r| r.completed_at.is_some())
+                        .count() as i64;
+                    let course_completed = completed_at.is_some()
+                        && learner.enrollment.completed_at.is_none()
+                        && learner.total_lectures > 0
+                        && completed >= learner.total_lectures;
+                    if course_completed {
+                        learner.enrollment.completed_at = Some(step.at);
+                        events.push((
+                            enrollment_event(
+                                kinds::COURSE_COMPLETED,
+                                &learner.enrollment,
+                                step.actor,
+                                json!({ "lectures": learner.total_lectures }),
+                            ),
+                            step.at,
+                        ));
+                    }
+                    outcomes.push(Some(ProgressRecorded {
+                        changed: true,
+                        course_completed,
+                    }));
+                }
+
+                if !upserts.is_empty() {
+                    let sql = format!(
+                        "INSERT INTO lecture_progress (user_id, lecture_id, course_id, \
+                         completed_at, position_secs, updated_at) {} \
+                         ON CONFLICT (user_id, lecture_id) DO UPDATE SET \
+                         completed_at = excluded.completed_at, \
+                         position_secs = excluded.position_secs, updated_at = excluded.updated_at",
+                        values(upserts.len(), 6, 1)
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for ((user, lecture), course) in &upserts {
+                        let row = learners[&(*course, *user)]
+                            .rows
+                            .iter()
+                            .find(|r| r.lecture_id == *lecture)
+                            .expect("an upserted row is in its learner's rows");
+                        query = query
+                            .bind(user.0)
+                            .bind(lecture.0)
+                            .bind(course.0)
+                            .bind(row.completed_at.map(ts))
+                            .bind(row.position_secs)
+                            .bind(ts(row.updated_at));
+                    }
+                    query.execute(&mut *tx).await?;
+
+                    let touched: Vec<&Enrollment> = learners
+                        .values()
+                        .filter(|l| l.touched)
+                        .map(|l| &l.enrollment)
+                        .collect();
+                    let sql = format!(
+                        "UPDATE enrollments SET last_lecture_id = v.column3, \
+                         last_activity_at = v.column4, completed_at = v.column5 \
+                         FROM ({}) AS v \
+                         WHERE enrollments.course_id = v.column1 AND enrollments.user_id = v.column2 \
+                         RETURNING {}",
+                        values(touched.len(), 5, 1),
+                        enrollment_columns("")
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for e in touched {
+                        query = query
+                            .bind(e.course_id.0)
+                            .bind(e.user_id.0)
+                            .bind(e.last_lecture_id.map(|l| l.0))
+                            .bind(e.last_activity_at.map(ts))
+                            .bind(e.completed_at.map(ts));
+                    }
+                    // The rows as stored, for the answers.
+                    for row in query.fetch_all(&mut *tx).await? {
+                        let enrollment = enrollment_from(&row)?;
+                        if let Some(l) =
+                            learners.get_mut(&(enrollment.course_id, enrollment.user_id))
+                        {
+                            l.enrollment = enrollment;
+                        }
+                    }
+                    append_all(&mut tx, events).await?;
+                }
+                // Changes nothing the read cache holds: not counted.
+                tx.commit().await?;
+
+                Ok(steps
+                    .iter()
+                    .zip(outcomes)
+                    .map(|(step, outcome)| {
+                        let recorded = outcome
+                            .ok_or_else(|| Error::not_found("no live enrollment in this course"))?;
+                        let learner = &learners[&(step.course, step.user)];
+                        Ok(ProgressWritten {
+                            recorded,
+                            enrollment: learner.enrollment.clone(),
+                            rows: learner.rows.clone(),
+                        })
+                    })
+                    .collect())
+            }
         }
 
         fn enrollment_event(
@@ -357,124 +643,27 @@ macro_rules! enrollment_sql {
             async fn record_progress(
                 &self,
                 user: UserId,
-                lecture: &Lecture,
+                course: CourseId,
+                lecture: LectureId,
                 change: ProgressChange,
                 actor: Actor,
                 at: Timestamp,
-            ) -> Result<ProgressRecorded> {
-                let mut tx = self.write().await?;
-                // Locking the enrollment serializes one learner's progress in
-                // one course, so the completion check below sees every
-                // lecture completed before it.
-                let enrollment = enrollment_in(&mut tx, lecture.course_id, user)
-                    .await?
-                    .ok_or_else(|| Error::not_found("enrollment not found"))?;
-                let existing = sqlx::query(
-                    "SELECT completed_at, position_secs FROM lecture_progress \
-                     WHERE user_id = $1 AND lecture_id = $2",
-                )
-                .bind(user.0)
-                .bind(lecture.id.0)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let (was_completed, was_position): (Option<Timestamp>, i64) = match &existing {
-                    Some(row) => (row.try_get("completed_at")?, row.try_get("position_secs")?),
-                    None => (None, 0),
-                };
-                let completed_at = match change.completed {
-                    Some(true) => was_completed.or(Some(at)),
-                    Some(false) => None,
-                    None => was_completed,
-                };
-                let position = change.position_secs.unwrap_or(was_position);
-                // Un-completing an untouched lecture, or recording the
-                // position it already has, changes nothing.
-                let unchanged = completed_at == was_completed && position == was_position;
-                if unchanged {
-                    return Ok(ProgressRecorded {
-                        changed: false,
-                        course_completed: false,
-                    });
-                }
-                sqlx::query(
-                    "INSERT INTO lecture_progress (user_id, lecture_id, course_id, completed_at, \
-                     position_secs, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                     ON CONFLICT (user_id, lecture_id) DO UPDATE SET \
-                     completed_at = excluded.completed_at, position_secs = excluded.position_secs, \
-                     updated_at = excluded.updated_at",
-                )
-                .bind(user.0)
-                .bind(lecture.id.0)
-                .bind(lecture.course_id.0)
-                .bind(completed_at.map(ts))
-                .bind(position)
-                .bind(ts(at))
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE enrollments SET last_lecture_id = $3, last_activity_at = $4 \
-                     WHERE course_id = $1 AND user_id = $2",
-                )
-                .bind(lecture.course_id.0)
-                .bind(user.0)
-                .bind(lecture.id.0)
-                .bind(ts(at))
-                .execute(&mut *tx)
-                .await?;
-                let payload = json!({
-                    "lecture_id": lecture.id,
-                    "completed": completed_at.is_some(),
-                    "position_secs": position,
-                });
-                let event = NewEvent::course(
-                    kinds::PROGRESS_UPDATED,
-                    "lecture",
-                    lecture.id.0,
-                    lecture.course_id.0,
-                    Some(user.0),
+            ) -> Result<ProgressWritten> {
+                let step = ProgressStep {
+                    user,
+                    course,
+                    lecture,
+                    change,
                     actor,
-                    payload,
-                );
-                append(&mut tx, event, at).await?;
-                let mut course_completed = false;
-                if completed_at.is_some() && enrollment.completed_at.is_none() {
-                    let row = sqlx::query(
-                        "SELECT (SELECT COUNT(*) FROM lectures WHERE course_id = $1) AS total, \
-                         (SELECT COUNT(*) FROM lecture_progress WHERE course_id = $1 \
-                          AND user_id = $2 AND completed_at IS NOT NULL) AS completed",
-                    )
-                    .bind(lecture.course_id.0)
-                    .bind(user.0)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let (total, completed): (i64, i64) =
-                        (row.try_get("total")?, row.try_get("completed")?);
-                    if total > 0 && completed >= total {
-                        sqlx::query(
-                            "UPDATE enrollments SET completed_at = $3 \
-                             WHERE course_id = $1 AND user_id = $2",
-                        )
-                        .bind(lecture.course_id.0)
-                        .bind(user.0)
-                        .bind(ts(at))
-                        .execute(&mut *tx)
-                        .await?;
-                        let event = enrollment_event(
-                            kinds::COURSE_COMPLETED,
-                            &enrollment,
-                            actor,
-                            json!({ "lectures": total }),
-                        );
-                        append(&mut tx, event, at).await?;
-                        course_completed = true;
-                    }
-                }
-                // Changes nothing the read cache holds: not counted.
-                tx.commit().await?;
-                Ok(ProgressRecorded {
-                    changed: true,
-                    course_completed,
-                })
+                    at,
+                };
+                let store = self.clone();
+                self.progress
+                    .submit(step, move |steps| {
+                        let store = store.clone();
+                        async move { store.write_progress(steps).await }
+                    })
+                    .await
             }
 
             async fn lecture_progress(
