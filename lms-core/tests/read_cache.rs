@@ -19,6 +19,7 @@ on_both_stores!(
     another_instance_shows_changes_within_the_ttl,
     a_session_ended_here_is_refused_at_once_and_elsewhere_within_the_ttl,
     progress_writes_keep_what_is_cached,
+    progress_in_a_lecture_deleted_elsewhere_is_not_found,
     a_zero_ttl_reads_the_store_every_time,
 );
 
@@ -198,6 +199,53 @@ async fn progress_writes_keep_what_is_cached(h: Harness) {
         &tree,
         &lms.course_detail(&learner, &key).await.unwrap()
     ));
+}
+
+/// A progress write finds its lecture through the cache, so another
+/// instance may have deleted it since: the write is `not_found`, as it would
+/// be uncached, and changes nothing.
+async fn progress_in_a_lecture_deleted_elsewhere_is_not_found(h: Harness) {
+    let lms = h.with_config(cached(60_000));
+    let owner = account(&h, "owner@example.com", Role::Instructor).await;
+    let learner = account(&h, "learner@example.com", Role::Student).await;
+    let (course, first) = published(&lms, &owner, "First course").await;
+    let second = LectureInput {
+        title: "Second".into(),
+        kind: "video".into(),
+        body: None,
+        duration_secs: Some(60),
+        free_preview: None,
+        position: None,
+    };
+    let second = lms
+        .create_lecture(&owner, first.section_id, second)
+        .await
+        .unwrap();
+    lms.enroll(&learner, course.id).await.unwrap();
+    let at = |secs| ProgressUpdate {
+        completed: None,
+        position_secs: Some(secs),
+    };
+    lms.update_progress(&learner, second.id, at(10))
+        .await
+        .unwrap();
+
+    let other = h.another_instance(cached(60_000)).await;
+    other.delete_lecture(&owner, second.id).await.unwrap();
+    let err = lms
+        .update_progress(&learner, second.id, at(20))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    let progress = other.course_progress(&learner, course.id).await.unwrap();
+    assert_eq!(progress.lectures.len(), 1);
+    assert_eq!(progress.lectures[0].position_secs, 0);
+    // The lecture left works as before.
+    let progress = lms
+        .update_progress(&learner, first.id, at(30))
+        .await
+        .unwrap();
+    assert_eq!(progress.lectures[0].position_secs, 30);
 }
 
 async fn a_zero_ttl_reads_the_store_every_time(h: Harness) {

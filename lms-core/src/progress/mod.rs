@@ -102,14 +102,21 @@ impl Lms {
             completed: update.completed,
             position_secs: update.position_secs,
         };
-        let written = self
+        let written = match self
             .store()
             .record_progress(user, course_id, lecture, change, *actor, self.now())
             .await
-            .map_err(|e| match e.kind() {
-                // No live enrollment: as opening the lecture would say, or
-                // else that recording progress needs one.
-                ErrorKind::NotFound => lecture_access(
+        {
+            Ok(written) => written,
+            // The cached outline may hold a lecture another instance has
+            // since deleted; otherwise there is no live enrollment, and the
+            // answer is what opening the lecture would say, or else that
+            // recording progress needs one.
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                if self.store().lecture(lecture).await?.is_none() {
+                    return Err(not_found());
+                }
+                return Err(lecture_access(
                     actor,
                     course.status,
                     course.owner_id,
@@ -117,9 +124,10 @@ impl Lms {
                     false,
                 )
                 .err()
-                .unwrap_or_else(|| Error::forbidden("enroll in this course to record progress")),
-                _ => e,
-            })?;
+                .unwrap_or_else(|| Error::forbidden("enroll in this course to record progress")));
+            }
+            Err(e) => return Err(e),
+        };
         Ok(report(&tree, &written.enrollment, &written.rows))
     }
 

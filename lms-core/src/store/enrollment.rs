@@ -126,7 +126,7 @@ pub trait EnrollmentStore: Send + Sync {
     /// learner whose enrollment is live at `at`, notes the lecture as the
     /// last one touched, and sets the course's completion time once when
     /// every lecture is complete. `not_found` when there is no live
-    /// enrollment. Steps arriving together may be written as one batch;
+    /// enrollment or no such lecture. Steps arriving together may be written as one batch;
     /// each is still all or nothing, in arrival order.
     async fn record_progress(
         &self,

@@ -121,13 +121,13 @@ macro_rules! enrollment_sql {
             async fn write_progress(&self, steps: Vec<ProgressStep>) -> Vec<Result<ProgressWritten>> {
                 match self.progress_batch(&steps).await {
                     Ok(answers) => answers,
-                    Err(err) if steps.len() == 1 => vec![Err(err)],
+                    Err(err) if steps.len() == 1 => vec![Err(lecture_gone(err))],
                     Err(_) => {
                         let mut answers = Vec::with_capacity(steps.len());
                         for step in steps.chunks(1) {
                             match self.progress_batch(step).await {
                                 Ok(mut one) => answers.append(&mut one),
-                                Err(err) => answers.push(Err(err)),
+                                Err(err) => answers.push(Err(lecture_gone(err))),
                             }
                         }
                         answers
@@ -382,6 +382,16 @@ macro_rules! enrollment_sql {
                     })
                     .collect())
             }
+        }
+
+        /// A progress row whose lecture is gone breaks its foreign key:
+        /// the lecture was deleted after the caller looked it up.
+        fn lecture_gone(err: Error) -> Error {
+            let gone = std::error::Error::source(&err)
+                .and_then(|e| e.downcast_ref::<sqlx::Error>())
+                .and_then(|e| e.as_database_error())
+                .is_some_and(|db| db.is_foreign_key_violation());
+            if gone { Error::not_found("lecture not found") } else { err }
         }
 
         fn enrollment_event(
