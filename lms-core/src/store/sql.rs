@@ -150,30 +150,10 @@ macro_rules! sql_store {
             event: NewEvent,
             at: Timestamp,
         ) -> Result<()> {
-            if let Some(sql) = BEFORE_EVENT {
-                sqlx::query(sql).execute(&mut **tx).await?;
-            }
-            sqlx::query(
-                "INSERT INTO events (kind, subject_type, subject_id, user_id, course_id, \
-                 actor_kind, actor_id, payload, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(event.kind)
-            .bind(event.subject_type)
-            .bind(event.subject_id)
-            .bind(event.user_id)
-            .bind(event.course_id)
-            .bind(event.actor_kind)
-            .bind(event.actor_id)
-            .bind(Json(&event.payload))
-            .bind(ts(at))
-            .execute(&mut **tx)
-            .await?;
-            Ok(())
+            append_all(tx, vec![(event, at)]).await
         }
 
-        /// Appends several events as [`append`] does, in order, in one
-        /// statement.
+        /// Appends events in order, in one statement (see [`append`]).
         async fn append_all(
             tx: &mut sqlx::Transaction<'static, $db>,
             events: Vec<(NewEvent, Timestamp)>,
