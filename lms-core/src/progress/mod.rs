@@ -8,6 +8,8 @@
 
 mod model;
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 
 pub use model::{CourseProgress, LectureProgress, LectureState};
@@ -128,7 +130,11 @@ impl Lms {
             }
             Err(e) => return Err(e),
         };
-        Ok(report(&tree, &written.enrollment, &written.rows))
+        let states = written
+            .lectures
+            .iter()
+            .map(|l| (l.lecture_id, (l.completed, l.position_secs)));
+        Ok(report(&tree, &written.enrollment, states.collect()))
     }
 
     /// The signed-in learner's progress in a course they are (or were)
@@ -145,7 +151,10 @@ impl Lms {
             .await?
             .ok_or_else(|| Error::not_found("course not found"))?;
         let rows = self.store().lecture_progress(user, course).await?;
-        Ok(report(&tree, &enrollment, &rows))
+        let states = rows
+            .iter()
+            .map(|r| (r.lecture_id, (r.completed_at.is_some(), r.position_secs)));
+        Ok(report(&tree, &enrollment, states.collect()))
     }
 
     /// Forgets the signed-in learner's progress in a course.
@@ -164,23 +173,24 @@ impl Lms {
     }
 }
 
-/// A learner's progress in `tree`'s course, from their enrollment and
-/// progress rows. Lectures no longer in the course do not count.
+/// A learner's progress in `tree`'s course, from their enrollment and the
+/// state (completed, position) of each lecture they have progress in.
+/// Lectures no longer in the course do not count.
 fn report(
     tree: &CourseDetail,
     enrollment: &Enrollment,
-    rows: &[LectureProgress],
+    states: HashMap<LectureId, (bool, i64)>,
 ) -> CourseProgress {
     let lectures: Vec<LectureState> = tree
         .sections
         .iter()
         .flat_map(|s| &s.lectures)
         .map(|l| {
-            let row = rows.iter().find(|r| r.lecture_id == l.id);
+            let (completed, position_secs) = states.get(&l.id).copied().unwrap_or((false, 0));
             LectureState {
                 lecture_id: l.id,
-                completed: row.is_some_and(|r| r.completed_at.is_some()),
-                position_secs: row.map_or(0, |r| r.position_secs),
+                completed,
+                position_secs,
             }
         })
         .collect();

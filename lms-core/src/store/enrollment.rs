@@ -7,7 +7,7 @@ use crate::clock::Timestamp;
 use crate::domain::{CourseId, Email, EnrollmentId, LectureId, UserId};
 use crate::enrollment::{Enrollee, Enrollment, EnrollmentSource, LearnerEnrollment};
 use crate::error::Result;
-use crate::progress::LectureProgress;
+use crate::progress::{LectureProgress, LectureState};
 
 /// Most rows one bulk grant takes.
 pub const MAX_BULK_GRANT: usize = 1000;
@@ -63,8 +63,9 @@ pub struct ProgressWritten {
     pub recorded: ProgressRecorded,
     /// The enrollment after the step.
     pub enrollment: Enrollment,
-    /// Every progress row of the learner in the course after the step.
-    pub rows: Vec<LectureProgress>,
+    /// The state of every lecture the learner has progress in, in the
+    /// course, after the step (in no particular order).
+    pub lectures: Vec<LectureState>,
 }
 
 /// Enrollments and progress.

@@ -123,8 +123,8 @@ impl PostgresStore {
 const FOR_UPDATE: &str = " FOR NO KEY UPDATE";
 
 /// A group's progress rows as JSON (see `sql::enrollment`).
-const PROGRESS_ROWS_JSON: &str = "json_agg(json_build_array(p.lecture_id, p.completed_at, \
-     p.position_secs, p.updated_at))";
+const PROGRESS_ROWS_JSON: &str =
+    "json_agg(json_build_array(p.lecture_id, p.completed_at, p.position_secs))";
 
 /// Taken just before every event insert, held until the commit: the
 /// event-order lock.

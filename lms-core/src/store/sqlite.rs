@@ -136,8 +136,8 @@ const FOR_UPDATE: &str = "";
 
 /// A group's progress rows as JSON (see `sql::enrollment`); ids are blobs,
 /// which JSON cannot hold, so they go as hex.
-const PROGRESS_ROWS_JSON: &str = "json_group_array(json_array(hex(p.lecture_id), \
-     p.completed_at, p.position_secs, p.updated_at))";
+const PROGRESS_ROWS_JSON: &str =
+    "json_group_array(json_array(hex(p.lecture_id), p.completed_at, p.position_secs))";
 
 /// Writers are serialized, so events commit in id order without help.
 const BEFORE_EVENT: Option<&str> = None;

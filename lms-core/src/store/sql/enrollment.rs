@@ -5,8 +5,7 @@
 //! suffix that locks the rows a `SELECT` reads until the transaction ends
 //! (empty on SQLite, whose write transactions already exclude each other),
 //! `PROGRESS_ROWS_JSON`, the aggregate of the `lecture_progress p` rows of
-//! a group as a JSON array of `[lecture_id, completed_at, position_secs,
-//! updated_at]`, and `self.progress`, the batcher of progress steps, with
+//! a group as a JSON array of `[lecture_id, completed_at, position_secs]`, and `self.progress`, the batcher of progress steps, with
 //! [`ProgressStep`] and `ProgressWritten` in scope.
 
 /// Enrollment columns, each prefixed with `prefix` (`"e."` or `""`).
@@ -55,7 +54,7 @@ macro_rules! enrollment_sql {
             Enrollee, EnrolledCourse, Enrollment, EnrollmentSource, EnrollmentStatus,
             LearnerEnrollment, ProgressFigures,
         };
-        use $crate::progress::LectureProgress;
+        use $crate::progress::{LectureProgress, LectureState};
         use $crate::store::enrollment::{
             EnrollOutcome, EnrollRequest, EnrollmentStore, ProgressChange, ProgressRecorded,
         };
@@ -152,7 +151,8 @@ macro_rules! enrollment_sql {
                 struct Learner {
                     enrollment: Enrollment,
                     total_lectures: i64,
-                    rows: Vec<LectureProgress>,
+                    /// (lecture, completed at, position), as the steps go.
+                    rows: Vec<(LectureId, Option<Timestamp>, i64)>,
                     touched: bool,
                 }
 
@@ -190,19 +190,14 @@ macro_rules! enrollment_sql {
                 let mut learners: HashMap<(CourseId, UserId), Learner> = HashMap::new();
                 for row in query.fetch_all(&mut *tx).await? {
                     let enrollment = enrollment_from(&row)?;
-                    let rows: Option<Json<Vec<(Uuid, Option<Timestamp>, i64, Timestamp)>>> =
+                    let rows: Option<Json<Vec<(Uuid, Option<Timestamp>, i64)>>> =
                         row.try_get("rows")?;
                     let rows = rows
                         .map(|Json(rows)| rows)
                         .unwrap_or_default()
                         .into_iter()
-                        .map(|(lecture, completed_at, position_secs, updated_at)| {
-                            LectureProgress {
-                                lecture_id: LectureId(lecture),
-                                completed_at,
-                                position_secs,
-                                updated_at,
-                            }
+                        .map(|(lecture, completed_at, position)| {
+                            (LectureId(lecture), completed_at, position)
                         })
                         .collect();
                     learners.insert(
@@ -217,8 +212,9 @@ macro_rules! enrollment_sql {
                 }
 
                 let mut outcomes: Vec<Option<ProgressRecorded>> = Vec::with_capacity(steps.len());
-                // (user, lecture) -> course, for the rows to write.
-                let mut upserts: HashMap<(UserId, LectureId), CourseId> = HashMap::new();
+                // (user, lecture) -> (course, time), for the rows to write.
+                let mut upserts: HashMap<(UserId, LectureId), (CourseId, Timestamp)> =
+                    HashMap::new();
                 let mut events = Vec::new();
                 for step in steps {
                     let Some(learner) = learners
@@ -228,10 +224,9 @@ macro_rules! enrollment_sql {
                         outcomes.push(None);
                         continue;
                     };
-                    let row = learner.rows.iter().position(|r| r.lecture_id == step.lecture);
-                    let (was_completed, was_position) = row
-                        .map(|i| (learner.rows[i].completed_at, learner.rows[i].position_secs))
-                        .unwrap_or((None, 0));
+                    let row = learner.rows.iter().position(|r| r.0 == step.lecture);
+                    let (was_completed, was_position) =
+                        row.map_or((None, 0), |i| (learner.rows[i].1, learner.rows[i].2));
                     let completed_at = match step.change.completed {
                         Some(true) => was_completed.or(Some(step.at)),
                         Some(false) => None,
@@ -247,17 +242,12 @@ macro_rules! enrollment_sql {
                         }));
                         continue;
                     }
-                    let now = LectureProgress {
-                        lecture_id: step.lecture,
-                        completed_at,
-                        position_secs: position,
-                        updated_at: step.at,
-                    };
+                    let now = (step.lecture, completed_at, position);
                     match row {
                         Some(i) => learner.rows[i] = now,
                         None => learner.rows.push(now),
                     }
-                    upserts.insert((step.user, step.lecture), step.course);
+                    upserts.insert((step.user, step.lecture), (step.course, step.at));
                     learner.touched = true;
                     learner.enrollment.last_lecture_id = Some(step.lecture);
                     learner.enrollment.last_activity_at = Some(step.at);
@@ -280,7 +270,7 @@ macro_rules! enrollment_sql {
                     let completed = learner
                         .rows
                         .iter()
-                        .filter(|r| r.completed_at.is_some())
+                        .filter(|r| r.1.is_some())
                         .count() as i64;
                     let course_completed = completed_at.is_some()
                         && learner.enrollment.completed_at.is_none()
@@ -314,19 +304,19 @@ macro_rules! enrollment_sql {
                         values(upserts.len(), 6, 1)
                     );
                     let mut query = sqlx::query(&sql);
-                    for ((user, lecture), course) in &upserts {
-                        let row = learners[&(*course, *user)]
+                    for ((user, lecture), (course, at)) in &upserts {
+                        let (_, completed_at, position) = learners[&(*course, *user)]
                             .rows
                             .iter()
-                            .find(|r| r.lecture_id == *lecture)
+                            .find(|r| r.0 == *lecture)
                             .expect("an upserted row is in its learner's rows");
                         query = query
                             .bind(user.0)
                             .bind(lecture.0)
                             .bind(course.0)
-                            .bind(row.completed_at.map(ts))
-                            .bind(row.position_secs)
-                            .bind(ts(row.updated_at));
+                            .bind(completed_at.map(ts))
+                            .bind(*position)
+                            .bind(ts(*at));
                     }
                     query.execute(&mut *tx).await?;
 
@@ -377,7 +367,15 @@ macro_rules! enrollment_sql {
                         Ok(ProgressWritten {
                             recorded,
                             enrollment: learner.enrollment.clone(),
-                            rows: learner.rows.clone(),
+                            lectures: learner
+                                .rows
+                                .iter()
+                                .map(|&(lecture_id, completed_at, position_secs)| LectureState {
+                                    lecture_id,
+                                    completed: completed_at.is_some(),
+                                    position_secs,
+                                })
+                                .collect(),
                         })
                     })
                     .collect())
