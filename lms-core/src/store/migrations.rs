@@ -42,6 +42,11 @@ pub(crate) static SQLITE: Embedded = &[
         "payments",
         include_str!("migrations/sqlite/0007_payments.sql"),
     ),
+    (
+        8,
+        "progress layout",
+        include_str!("migrations/sqlite/0008_progress_layout.sql"),
+    ),
 ];
 
 pub(crate) static POSTGRES: Embedded = &[
