@@ -16,9 +16,14 @@
 //! [`Store::committed_writes`]: crate::store::Store::committed_writes
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::Hash;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::error::Result;
 
 /// Most sessions kept: a few dozen bytes each.
 pub(crate) const MAX_SESSIONS: usize = 100_000;
@@ -33,6 +38,10 @@ pub(crate) const MAX_PAGES: usize = 1_000;
 #[derive(Debug)]
 pub(crate) struct ReadCache<K, V> {
     entries: Mutex<HashMap<K, Entry<V>>>,
+    /// Keys being read now. A miss on one of them waits for that read
+    /// rather than make its own: when a popular entry expires, the
+    /// requests in flight for it would otherwise all read it at once.
+    loading: Mutex<HashMap<K, Arc<Notify>>>,
     /// Most entries kept: keys come from requests (search words, slugs),
     /// so without a bound anyone could grow the cache at will.
     max: usize,
@@ -51,6 +60,7 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
     pub(crate) fn new(max: usize) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
+            loading: Mutex::new(HashMap::new()),
             max,
         }
     }
@@ -63,6 +73,61 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
             .get(key)
             .filter(|e| e.writes == writes && e.read_at.elapsed() < ttl)
             .map(|e| e.value.clone())
+    }
+
+    /// The value for `key`, or `load`'s, kept; one load per key at a time
+    /// (see `loading`). `writes` tells the store's write count now.
+    pub(crate) async fn get_or_load<F>(
+        &self,
+        key: K,
+        writes: impl Fn() -> u64,
+        ttl: Duration,
+        load: F,
+    ) -> Result<V>
+    where
+        K: Clone,
+        F: Future<Output = Result<V>>,
+    {
+        loop {
+            let now = writes();
+            if let Some(value) = self.get(&key, now, ttl) {
+                return Ok(value);
+            }
+            let other = {
+                let mut loading = self.loading.lock().expect("read cache");
+                match loading.get(&key) {
+                    Some(other) => Some(other.clone()),
+                    None => {
+                        loading.insert(key.clone(), Arc::new(Notify::new()));
+                        None
+                    }
+                }
+            };
+            let Some(other) = other else {
+                let _done = Loading {
+                    cache: self,
+                    key: &key,
+                };
+                let read_at = Instant::now();
+                let value = load.await?;
+                self.put(key.clone(), value.clone(), now, read_at, ttl);
+                return Ok(value);
+            };
+            // Wait for the other load, then look again: the value is there,
+            // or (it failed, or a write came since) this request reads it.
+            // A `Notified` hears every wake-up after it is made, so once it
+            // is made, seeing the same load still running means it will.
+            let loaded = other.notified();
+            let running = self
+                .loading
+                .lock()
+                .expect("read cache")
+                .get(&key)
+                .is_some_and(|n| Arc::ptr_eq(n, &other));
+            if running {
+                loaded.await;
+            }
+        }
     }
 
     /// Keeps `value`, read after the store had committed `writes` steps and
@@ -87,11 +152,74 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
     }
 }
 
+/// Ends a load, however it ends (done, failed, dropped): the key is free
+/// and whoever waits for it looks again.
+struct Loading<'a, K: Eq + Hash, V> {
+    cache: &'a ReadCache<K, V>,
+    key: &'a K,
+}
+
+impl<K: Eq + Hash, V> Drop for Loading<'_, K, V> {
+    fn drop(&mut self) {
+        let mut loading = self.cache.loading.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(notify) = loading.remove(self.key) {
+            notify.notify_waiters();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const MINUTE: Duration = Duration::from_secs(60);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn misses_on_one_key_wait_for_one_load() {
+        let cache: Arc<ReadCache<&str, u32>> = Arc::new(ReadCache::new(10));
+        let loads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, loads) = (cache.clone(), loads.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_load("k", || 0, MINUTE, async {
+                            loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            Ok(7)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap().unwrap(), 7);
+        }
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(cache.loading.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_or_dropped_load_lets_the_next_miss_load() {
+        let cache: Arc<ReadCache<&str, u32>> = Arc::new(ReadCache::new(10));
+        let failed = cache
+            .get_or_load("k", || 0, MINUTE, async {
+                Err(crate::Error::not_found("gone"))
+            })
+            .await;
+        assert!(failed.is_err());
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(20),
+            cache.get_or_load("k", || 0, MINUTE, async {
+                tokio::time::sleep(MINUTE).await;
+                Ok(1)
+            }),
+        )
+        .await;
+        assert!(dropped.is_err());
+        let loaded = cache.get_or_load("k", || 0, MINUTE, async { Ok(2) });
+        assert_eq!(loaded.await.unwrap(), 2);
+    }
 
     #[test]
     fn an_entry_is_served_until_a_write_is_committed() {

@@ -204,21 +204,16 @@ impl Lms {
     /// `load()`, or what `cache` kept of it for `key` (see [`cache`]).
     async fn cached<K, V, F>(&self, cache: &ReadCache<K, V>, key: K, load: F) -> Result<V>
     where
-        K: Eq + Hash,
+        K: Eq + Hash + Clone,
         V: Clone,
         F: Future<Output = Result<V>>,
     {
-        let Some(writes) = self.read_cache_writes() else {
+        if self.read_cache_writes().is_none() {
             return load.await;
-        };
-        let ttl = std::time::Duration::from_millis(self.inner.config.read_cache_ttl_ms);
-        if let Some(value) = cache.get(&key, writes, ttl) {
-            return Ok(value);
         }
-        let read_at = std::time::Instant::now();
-        let value = load.await?;
-        cache.put(key, value.clone(), writes, read_at, ttl);
-        Ok(value)
+        let ttl = std::time::Duration::from_millis(self.inner.config.read_cache_ttl_ms);
+        let writes = || self.inner.store.committed_writes().unwrap_or_default();
+        cache.get_or_load(key, writes, ttl, load).await
     }
 }
 
