@@ -212,7 +212,7 @@ impl Lms {
             return load.await;
         }
         let ttl = std::time::Duration::from_millis(self.inner.config.read_cache_ttl_ms);
-        let writes = || self.inner.store.committed_writes().unwrap_or_default();
+        let writes = || self.read_cache_writes().unwrap_or_default();
         cache.get_or_load(key, writes, ttl, load).await
     }
 }

@@ -5,7 +5,8 @@
 //! suffix that locks the rows a `SELECT` reads until the transaction ends
 //! (empty on SQLite, whose write transactions already exclude each other),
 //! `PROGRESS_ROWS_JSON`, the aggregate of the `lecture_progress p` rows of
-//! a group as a JSON array of `[lecture_id, completed_at, position_secs]`, and `self.progress`, the batcher of progress steps, with
+//! a group as a JSON array of `[lecture_id, completed_at, position_secs]`,
+//! and `self.progress`, the batcher of progress steps, with
 //! [`ProgressStep`] and `ProgressWritten` in scope.
 
 /// Enrollment columns, each prefixed with `prefix` (`"e."` or `""`).
