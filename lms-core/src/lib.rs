@@ -104,7 +104,7 @@ pub use payments::{
     CheckoutAnswer, CheckoutInput, Coupon, CouponCheck, CouponInput, CouponQuote, Order,
     OrderQuery, OrderStatus, Provider, RazorpayVerifyInput, ReconcileReport, RefundInput,
 };
-pub use progress::{CourseProgress, ProgressUpdate};
+pub use progress::{CourseProgress, ProgressUpdate, UpdatedProgress};
 pub use store::{Stats, Store, User, UserQuery};
 
 use accounts::{Hasher, TokenKeys};

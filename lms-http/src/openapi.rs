@@ -27,8 +27,8 @@ use lms_core::{
     AccessToken, AuthSession, CatalogPage, Course, CourseDetail, CourseInput, CourseProgress,
     CourseUpdate, Credentials, Enrollee, Enrollment, GrantRow, LearnerEnrollment, Lecture,
     LectureInput, LectureMove, LectureUpdate, LectureView, PasswordChange, ProfileUpdate,
-    ProgressUpdate, Registration, Role, Section, SectionInput, UploadInput, User, UserQuery,
-    domain::Level,
+    ProgressUpdate, Registration, Role, Section, SectionInput, UpdatedProgress, UploadInput, User,
+    UserQuery, domain::Level,
 };
 use lms_core::{
     CheckoutAnswer, CheckoutInput, Coupon, CouponCheck, CouponInput, CouponQuote, Order,
@@ -477,7 +477,7 @@ fn spec(route: Route, s: &mut Schemas) -> Spec {
             Signed,
         )
         .body(s.of::<ProgressUpdate>())
-        .ok(s.of::<CourseProgress>())
+        .ok(s.of::<UpdatedProgress>())
         .errors(&[403, 404]),
         Route::CreateUpload => Spec::new(
             "media",

@@ -1086,7 +1086,8 @@ impl PyLms {
     // ----- progress -----
 
     /// Completes or un-completes a lecture, or records a resume position:
-    /// `completed`, `position_secs`, as over HTTP.
+    /// `completed`, `position_secs`, as over HTTP. Answers with the
+    /// lecture's state and the course's figures.
     #[pyo3(signature = (actor, lecture_id, **fields))]
     fn update_progress<'py>(
         &self,
@@ -1096,7 +1097,7 @@ impl PyLms {
         fields: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (lms, actor, body) = (self.lms.clone(), actor.get().0, kwargs(fields)?);
-        run(py, "CourseProgress", async move {
+        run(py, "UpdatedProgress", async move {
             let id = LectureId::parse("lecture_id", &lecture_id)?;
             let update: ProgressUpdate = from_value(body)?;
             lms.update_progress(&actor, id, update).await

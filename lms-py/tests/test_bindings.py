@@ -47,8 +47,9 @@ async def test_a_course_goes_from_draft_to_a_learners_progress(school: lms.Lms, 
     assert enrollment.status == "active"
 
     progress = await school.update_progress(world.student, world.lectures[0].id, completed=True)
-    assert isinstance(progress, lms.CourseProgress)
+    assert isinstance(progress, lms.UpdatedProgress)
     assert (progress.completed_lectures, progress.total_lectures, progress.percent) == (1, 2, 50)
+    assert progress.lecture.to_dict() == {"lecture_id": world.lectures[0].id, "completed": True, "position_secs": 0}
     assert progress.next_lecture_id == world.lectures[1].id
 
     await school.update_progress(world.student, world.lectures[1].id, completed=True)

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-pub use model::{CourseProgress, LectureProgress, LectureState};
+pub use model::{CourseProgress, LectureProgress, LectureState, UpdatedProgress};
 
 use crate::Lms;
 use crate::actor::Actor;
@@ -37,7 +37,7 @@ pub struct ProgressUpdate {
 
 impl Lms {
     /// Records the signed-in learner's progress in a lecture and answers
-    /// with their progress in its course.
+    /// with that lecture's state and the course's figures.
     ///
     /// The lecture, its course and the outline come through the read
     /// cache; the enrollment check, the write and the rows of the answer
@@ -47,7 +47,7 @@ impl Lms {
         actor: &Actor,
         lecture: LectureId,
         update: ProgressUpdate,
-    ) -> Result<CourseProgress> {
+    ) -> Result<UpdatedProgress> {
         let user = actor.require_user()?;
         if update.completed.is_none() && update.position_secs.is_none() {
             return Err(Error::invalid_field(
@@ -130,11 +130,31 @@ impl Lms {
             }
             Err(e) => return Err(e),
         };
+        // The rows hold every completed lecture, so the figures are whole.
         let states = written
             .lectures
             .iter()
             .map(|l| (l.lecture_id, (l.completed, l.position_secs)));
-        Ok(report(&tree, &written.enrollment, states.collect()))
+        let CourseProgress {
+            course_id,
+            figures,
+            completed_at,
+            next_lecture_id,
+            last_lecture_id,
+            lectures,
+        } = report(&tree, &written.enrollment, states.collect());
+        let lecture = lectures
+            .into_iter()
+            .find(|l| l.lecture_id == lecture)
+            .ok_or_else(not_found)?;
+        Ok(UpdatedProgress {
+            course_id,
+            figures,
+            completed_at,
+            next_lecture_id,
+            last_lecture_id,
+            lecture,
+        })
     }
 
     /// The signed-in learner's progress in a course they are (or were)

@@ -50,3 +50,25 @@ pub struct CourseProgress {
     /// Every lecture in outline order.
     pub lectures: Vec<LectureState>,
 }
+
+/// What recording progress answers: the lecture as it now stands and the
+/// course's figures. A player reports its position every few seconds, so
+/// the other lectures are left out; [`CourseProgress`] has them all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdatedProgress {
+    /// The course.
+    pub course_id: CourseId,
+    /// Completed, total, percent.
+    #[serde(flatten)]
+    pub figures: ProgressFigures,
+    /// When every lecture was first complete (set once).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub completed_at: Option<Timestamp>,
+    /// The first lecture in outline order not yet complete.
+    pub next_lecture_id: Option<LectureId>,
+    /// The lecture touched last (continue where you left off).
+    pub last_lecture_id: Option<LectureId>,
+    /// The lecture the progress was recorded in.
+    pub lecture: LectureState,
+}

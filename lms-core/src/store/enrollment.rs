@@ -63,8 +63,11 @@ pub struct ProgressWritten {
     pub recorded: ProgressRecorded,
     /// The enrollment after the step.
     pub enrollment: Enrollment,
-    /// The state of every lecture the learner has progress in, in the
-    /// course, after the step (in no particular order).
+    /// After the step, the state of the lecture it wrote and of every
+    /// lecture the learner has completed in the course; maybe others
+    /// (in no particular order). Positions elsewhere are left out: a
+    /// player reports its position every few seconds, and reading every
+    /// lecture's for each report would be most of its cost.
     pub lectures: Vec<LectureState>,
 }
 

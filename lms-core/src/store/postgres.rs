@@ -97,19 +97,22 @@ impl PostgresStore {
         &self.pool
     }
 
-    async fn write(&self) -> Result<Transaction<'static, Postgres>> {
+    async fn write(&self) -> Result<WriteTx> {
         Ok(self.pool.begin().await?)
     }
 
     /// Commits a step and counts it, so the read cache drops what it read
     /// before (counted even when the commit fails: it may have landed).
     /// Steps that change nothing cached commit the transaction directly.
-    async fn commit(&self, tx: Transaction<'_, Postgres>) -> Result<()> {
+    async fn commit(&self, tx: WriteTx) -> Result<()> {
         let done = tx.commit().await;
         self.writes.fetch_add(1, Ordering::Release);
         Ok(done?)
     }
 }
+
+/// A write step's transaction.
+pub(crate) type WriteTx = Transaction<'static, Postgres>;
 
 /// Locks the row read, so no other transaction changes it before this
 /// one's update.
@@ -124,7 +127,7 @@ const FOR_UPDATE: &str = " FOR NO KEY UPDATE";
 
 /// A group's progress rows as JSON (see `sql::enrollment`).
 const PROGRESS_ROWS_JSON: &str =
-    "json_agg(json_build_array(p.lecture_id, p.completed_at, p.position_secs))";
+    "json_agg(json_build_array(p.lecture_id, p.completed_at, p.position_secs, p.updated_at))";
 
 /// Taken just before every event insert, held until the commit: the
 /// event-order lock.

@@ -7,8 +7,9 @@
 //! how a time is bound, full-text search later) stays in each backend's file.
 //!
 //! The expanding module provides:
-//! - `self.pool` and `async fn write(&self) -> Result<Transaction<'static, DB>>`,
-//!   which begins a transaction that will write;
+//! - `self.pool`, and `async fn write(&self) -> Result<WriteTx>`, which
+//!   begins a transaction that will write: a `WriteTx` derefs to the
+//!   connection and has `async fn commit(self)`, like sqlx's `Transaction`;
 //! - `fn ts(Timestamp)`, binding a time the way the backend stores it;
 //! - `FOR_UPDATE: &str`, appended to a `SELECT` that reads a row the step
 //!   then changes, so no other writer changes it in between;
@@ -146,7 +147,7 @@ macro_rules! sql_store {
         /// Appends `event` inside the transaction of the change it records.
         /// Call it last, right before the commit (see the module docs).
         async fn append(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             event: NewEvent,
             at: Timestamp,
         ) -> Result<()> {
@@ -155,7 +156,7 @@ macro_rules! sql_store {
 
         /// Appends events in order, in one statement (see [`append`]).
         async fn append_all(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             events: Vec<(NewEvent, Timestamp)>,
         ) -> Result<()> {
             if events.is_empty() {
@@ -188,7 +189,7 @@ macro_rules! sql_store {
 
         /// Inserts a live session with its first refresh token.
         async fn insert_session(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             id: SessionId,
             user: UserId,
             refresh: &NewRefreshToken,
@@ -219,7 +220,7 @@ macro_rules! sql_store {
 
         /// Revokes the user's live sessions except `keep`; how many were live.
         async fn revoke_all(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             user: UserId,
             keep: Option<SessionId>,
             at: Timestamp,

@@ -5,13 +5,18 @@
 //! read and then fail to upgrade (the deadlock a deferred transaction risks);
 //! the busy timeout makes the second writer wait instead of failing.
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
+    SqliteSynchronous, SqliteTransactionManager,
+};
+use sqlx::{ConnectOptions, Sqlite, SqlitePool, Transaction, TransactionManager};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::batch::Batcher;
 use super::enrollment::ProgressWritten;
@@ -24,16 +29,100 @@ use super::{PoolStats, Store};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// One connection for every write step. SQLite lets one writer in at a
-    /// time; steps waiting here queue in order and start as soon as the
-    /// previous one commits, where connections racing for the lock would
-    /// sleep in SQLite's busy handler (up to 100 ms a try).
-    writer: SqlitePool,
+    writer: Writer,
     /// Write steps committed through this handle that may change what the
     /// core's read cache holds (see `Store::committed_writes`).
     writes: Arc<AtomicU64>,
     /// Progress steps waiting to be written together (see `store::batch`).
     progress: Batcher<ProgressStep, ProgressWritten>,
+}
+
+/// The one connection every write step goes through. SQLite lets one
+/// writer in at a time; steps waiting here queue in order (the lock is
+/// fair) and start as soon as the previous one commits, where connections
+/// racing for the database's lock would sleep in SQLite's busy handler (up
+/// to 100 ms a try).
+///
+/// A connection of its own rather than a pool of one: a pool pings each
+/// returned connection, a round trip to its thread, before handing it out
+/// again, and the next write step waited for that. One connection also
+/// keeps its page cache warm; two taking turns each found theirs stale.
+#[derive(Debug, Clone)]
+enum Writer {
+    Own(Arc<Mutex<SqliteConnection>>),
+    /// `:memory:`: the pool's one connection is the database.
+    Shared(SqlitePool),
+}
+
+/// A write step's transaction, begun with `BEGIN IMMEDIATE`; dropped
+/// uncommitted, it rolls back. It derefs to the connection, like sqlx's
+/// `Transaction`.
+#[derive(Debug)]
+pub(crate) enum WriteTx {
+    Own(OwnTx),
+    Shared(Transaction<'static, Sqlite>),
+}
+
+/// A transaction on the writer connection, holding it until done.
+#[derive(Debug)]
+pub(crate) struct OwnTx {
+    conn: OwnedMutexGuard<SqliteConnection>,
+    open: bool,
+}
+
+impl WriteTx {
+    /// Commits; should that fail, the transaction rolls back when dropped.
+    pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        match self {
+            WriteTx::Own(mut tx) => {
+                SqliteTransactionManager::commit(&mut tx.conn).await?;
+                tx.open = false;
+                Ok(())
+            }
+            WriteTx::Shared(tx) => tx.commit().await,
+        }
+    }
+
+    /// Rolls back now rather than when dropped.
+    pub(crate) async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
+        match self {
+            WriteTx::Own(mut tx) => {
+                SqliteTransactionManager::rollback(&mut tx.conn).await?;
+                tx.open = false;
+                Ok(())
+            }
+            WriteTx::Shared(tx) => tx.rollback().await,
+        }
+    }
+}
+
+impl Drop for OwnTx {
+    fn drop(&mut self) {
+        // Queued ahead of the next step's commands on the same connection.
+        if self.open {
+            SqliteTransactionManager::start_rollback(&mut self.conn);
+        }
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        match self {
+            WriteTx::Own(tx) => &tx.conn,
+            WriteTx::Shared(tx) => tx,
+        }
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self {
+            WriteTx::Own(tx) => &mut tx.conn,
+            WriteTx::Shared(tx) => tx,
+        }
+    }
 }
 
 impl SqliteStore {
@@ -66,7 +155,7 @@ impl SqliteStore {
                 .max_lifetime(None)
                 .connect_with(options)
                 .await?;
-            (pool.clone(), pool)
+            (pool.clone(), Writer::Shared(pool))
         } else {
             if let Some(dir) = filename.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -84,12 +173,13 @@ impl SqliteStore {
                 .synchronous(SqliteSynchronous::Normal)
                 .pragma("cache_size", "-65536")
                 .pragma("mmap_size", "268435456");
-            let writer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(options.clone())
-                .await?;
+            let writer = Writer::Own(Arc::new(Mutex::new(options.connect().await?)));
+            // No ping before handing out a connection: it is a round trip
+            // to the connection's thread that can only find that thread
+            // gone, and it doubled the round trips of a one-statement read.
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await?;
             (pool, writer)
@@ -116,14 +206,22 @@ impl SqliteStore {
         &self.pool
     }
 
-    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    async fn write(&self) -> Result<WriteTx> {
+        const BEGIN: &str = "BEGIN IMMEDIATE";
+        Ok(match &self.writer {
+            Writer::Own(conn) => {
+                let mut conn = conn.clone().lock_owned().await;
+                SqliteTransactionManager::begin(&mut conn, Some(BEGIN.into())).await?;
+                WriteTx::Own(OwnTx { conn, open: true })
+            }
+            Writer::Shared(pool) => WriteTx::Shared(pool.begin_with(BEGIN).await?),
+        })
     }
 
     /// Commits a step and counts it, so the read cache drops what it read
     /// before (counted even when the commit fails: it may have landed).
     /// Steps that change nothing cached commit the transaction directly.
-    async fn commit(&self, tx: Transaction<'_, Sqlite>) -> Result<()> {
+    async fn commit(&self, tx: WriteTx) -> Result<()> {
         let done = tx.commit().await;
         self.writes.fetch_add(1, Ordering::Release);
         Ok(done?)
@@ -136,8 +234,8 @@ const FOR_UPDATE: &str = "";
 
 /// A group's progress rows as JSON (see `sql::enrollment`); ids are blobs,
 /// which JSON cannot hold, so they go as hex.
-const PROGRESS_ROWS_JSON: &str =
-    "json_group_array(json_array(hex(p.lecture_id), p.completed_at, p.position_secs))";
+const PROGRESS_ROWS_JSON: &str = "json_group_array(json_array(hex(p.lecture_id), \
+     p.completed_at, p.position_secs, p.updated_at))";
 
 /// Writers are serialized, so events commit in id order without help.
 const BEFORE_EVENT: Option<&str> = None;
@@ -218,5 +316,36 @@ mod tests {
         let b = a + chrono::Duration::microseconds(1);
         assert_eq!(ts(a), "2026-01-02T03:04:05.000000Z");
         assert!(ts(a) < ts(b));
+    }
+
+    #[tokio::test]
+    async fn a_write_dropped_unfinished_rolls_back_and_frees_the_writer() {
+        let path = std::env::temp_dir().join(format!("lms-writer-{}.db", uuid::Uuid::now_v7()));
+        let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let table = "SELECT COUNT(*) FROM sqlite_master WHERE name = 'scratch'";
+        let create = "CREATE TABLE scratch (n INTEGER)";
+
+        let mut tx = store.write().await.unwrap();
+        sqlx::query(create).execute(&mut *tx).await.unwrap();
+        drop(tx);
+        let mut tx = tokio::time::timeout(Duration::from_secs(5), store.write())
+            .await
+            .expect("the writer is free again")
+            .unwrap();
+        let n: i64 = sqlx::query_scalar(table).fetch_one(&mut *tx).await.unwrap();
+        assert_eq!(n, 0, "the dropped write rolled back");
+        sqlx::query(create).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        let n: i64 = sqlx::query_scalar(table)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "the committed write is seen by readers");
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }

@@ -21,7 +21,7 @@ pub async fn reset(ctx: Ctx<'_>) -> Result<Reply, Problem> {
 }
 
 /// `PUT /lectures/{id}/progress` with `{completed?, position_secs?}`:
-/// answers with the progress in the lecture's course.
+/// answers with the lecture's state and the course's figures.
 pub async fn update(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     let actor = ctx.actor().await?;
     let lecture = ctx.id("lecture", LectureId::parse)?;

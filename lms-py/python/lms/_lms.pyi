@@ -13,6 +13,7 @@ from ._records import (
     CourseDetail,
     CourseExport,
     CourseProgress,
+    UpdatedProgress,
     Enrollee,
     Enrollment,
     Event,
@@ -187,7 +188,7 @@ class Lms:
         limit: Optional[int] = None,
     ) -> Awaitable[list[Enrollee]]: ...
     # progress
-    def update_progress(self, actor: Actor, lecture_id: str, **fields: Any) -> Awaitable[CourseProgress]: ...
+    def update_progress(self, actor: Actor, lecture_id: str, **fields: Any) -> Awaitable[UpdatedProgress]: ...
     def course_progress(self, actor: Actor, course_id: str) -> Awaitable[CourseProgress]: ...
     def reset_progress(self, actor: Actor, course_id: str) -> Awaitable[CourseProgress]: ...
     # live classes

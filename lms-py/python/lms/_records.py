@@ -30,6 +30,7 @@ __all__ = [
     "Enrollee",
     "GrantRow",
     "CourseProgress",
+    "UpdatedProgress",
     "CourseExport",
     "ImportOutcome",
     "Event",
@@ -243,6 +244,19 @@ class CourseProgress(Record):
     next_lecture_id: Optional[str]
     last_lecture_id: Optional[str]
     lectures: List[Record]
+
+
+class UpdatedProgress(Record):
+    """What recording progress answers: the lecture and the course's figures."""
+
+    course_id: str
+    completed_lectures: int
+    total_lectures: int
+    percent: int
+    completed_at: Optional[str]
+    next_lecture_id: Optional[str]
+    last_lecture_id: Optional[str]
+    lecture: Record
 
 
 class CourseExport(Record):

@@ -157,7 +157,7 @@ macro_rules! courses_sql {
 
         /// Inserts a draft course; a taken slug is a `conflict`.
         async fn insert_course(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             new: &NewCourse,
             at: Timestamp,
         ) -> Result<$row> {
@@ -190,7 +190,7 @@ macro_rules! courses_sql {
         /// Reads the course and locks it until the transaction ends, so
         /// changes to one course's tree happen one at a time.
         async fn lock_course(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             id: CourseId,
         ) -> Result<Course> {
             let sql = format!("SELECT {COURSE_COLUMNS} FROM courses WHERE id = $1{FOR_UPDATE}");
@@ -203,7 +203,7 @@ macro_rules! courses_sql {
         }
 
         async fn section_in(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             id: SectionId,
         ) -> Result<Section> {
             let sql = format!("SELECT {SECTION_COLUMNS} FROM sections WHERE id = $1");
@@ -216,7 +216,7 @@ macro_rules! courses_sql {
         }
 
         async fn lecture_in(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             id: LectureId,
         ) -> Result<Lecture> {
             let sql = format!("SELECT {LECTURE_COLUMNS} FROM lectures WHERE id = $1");
@@ -232,7 +232,7 @@ macro_rules! courses_sql {
         /// that lock. Reading it first and locking after would act on what a
         /// step that held the lock meanwhile has already changed.
         async fn lock_section(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             id: SectionId,
         ) -> Result<Section> {
             let sql = format!(
@@ -251,7 +251,7 @@ macro_rules! courses_sql {
         /// that lock, so its section is the one it is in now: a move that
         /// committed while this step waited may have changed it.
         async fn lock_lecture(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             id: LectureId,
         ) -> Result<Lecture> {
             let sql = format!(
@@ -268,7 +268,7 @@ macro_rules! courses_sql {
 
         /// The ids of `table`'s rows under `parent`, in position order.
         async fn ordered_ids(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             table: &str,
             parent_column: &str,
             parent: Uuid,
@@ -280,7 +280,7 @@ macro_rules! courses_sql {
         /// Gives the rows under `parent` the positions 0, 1, 2... in the
         /// order of `ids`, which must list every one of them.
         async fn write_order(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             table: &str,
             parent_column: &str,
             parent: Uuid,

@@ -5,7 +5,9 @@
 //! suffix that locks the rows a `SELECT` reads until the transaction ends
 //! (empty on SQLite, whose write transactions already exclude each other),
 //! `PROGRESS_ROWS_JSON`, the aggregate of the `lecture_progress p` rows of
-//! a group as a JSON array of `[lecture_id, completed_at, position_secs]`,
+//! a group as a JSON array of
+//! `[lecture_id, completed_at, position_secs, updated_at]` (see
+//! `progress_rows`),
 //! and `self.progress`, the batcher of progress steps, with
 //! [`ProgressStep`] and `ProgressWritten` in scope.
 
@@ -97,7 +99,7 @@ macro_rules! enrollment_sql {
 
         /// The enrollment, locked until the transaction ends.
         async fn enrollment_in(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             course: CourseId,
             user: UserId,
         ) -> Result<Option<Enrollment>> {
@@ -160,46 +162,50 @@ macro_rules! enrollment_sql {
                 let mut tx = self.write().await?;
 
                 let mut keys: Vec<(CourseId, UserId)> = Vec::new();
+                let mut lectures: Vec<LectureId> = Vec::new();
                 for step in steps {
                     if !keys.contains(&(step.course, step.user)) {
                         keys.push((step.course, step.user));
                     }
+                    if !lectures.contains(&step.lecture) {
+                        lectures.push(step.lecture);
+                    }
                 }
                 // The keys drive the join (`CROSS JOIN` keeps SQLite from
-                // scanning the table against the list instead); the rows
-                // come as one JSON value per learner, as each row would cost
-                // a trip through the driver's channel. Locked in id order,
-                // so batches of two instances never wait on each other
-                // crosswise.
+                // scanning the table against the list instead). Of each
+                // learner's rows, the completed ones (for the course's
+                // figures) and those the steps write come as one JSON
+                // value, as each row would cost a trip through the
+                // driver's channel. Locked in id order, so batches of two
+                // instances never wait on each other crosswise.
                 let sql = format!(
                     "SELECT {}, \
                      (SELECT COUNT(*) FROM lectures l WHERE l.course_id = e.course_id) \
                      AS total_lectures, \
                      (SELECT {PROGRESS_ROWS_JSON} FROM lecture_progress p \
-                      WHERE p.user_id = e.user_id AND p.course_id = e.course_id) AS rows \
+                      WHERE p.user_id = e.user_id AND p.course_id = e.course_id \
+                      AND (p.completed_at IS NOT NULL OR p.lecture_id IN ({}))) AS rows \
                      FROM ({}) AS v CROSS JOIN enrollments e \
                      WHERE e.course_id = v.column1 AND e.user_id = v.column2 \
                      ORDER BY e.id{FOR_UPDATE}{}",
                     enrollment_columns("e."),
-                    values(keys.len(), 2, 1),
+                    values(lectures.len(), 1, 1),
+                    values(keys.len(), 2, 1 + lectures.len()),
                     if FOR_UPDATE.is_empty() { "" } else { " OF e" }
                 );
                 let mut query = sqlx::query(&sql);
+                for lecture in &lectures {
+                    query = query.bind(lecture.0);
+                }
                 for (course, user) in &keys {
                     query = query.bind(course.0).bind(user.0);
                 }
                 let mut learners: HashMap<(CourseId, UserId), Learner> = HashMap::new();
                 for row in query.fetch_all(&mut *tx).await? {
                     let enrollment = enrollment_from(&row)?;
-                    let rows: Option<Json<Vec<(Uuid, Option<Timestamp>, i64)>>> =
-                        row.try_get("rows")?;
-                    let rows = rows
-                        .map(|Json(rows)| rows)
-                        .unwrap_or_default()
+                    let rows = progress_rows(&row)?
                         .into_iter()
-                        .map(|(lecture, completed_at, position)| {
-                            (LectureId(lecture), completed_at, position)
-                        })
+                        .map(|p| (p.lecture_id, p.completed_at, p.position_secs))
                         .collect();
                     learners.insert(
                         (enrollment.course_id, enrollment.user_id),
@@ -383,6 +389,23 @@ macro_rules! enrollment_sql {
             }
         }
 
+        /// The `rows` column, [`PROGRESS_ROWS_JSON`]; none is NULL or `[]`.
+        fn progress_rows(row: &$row) -> Result<Vec<LectureProgress>> {
+            type Rows = Vec<(Uuid, Option<Timestamp>, i64, Timestamp)>;
+            let rows: Option<Json<Rows>> = row.try_get("rows")?;
+            Ok(rows
+                .map(|Json(rows)| rows)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(lecture, completed_at, position_secs, updated_at)| LectureProgress {
+                    lecture_id: LectureId(lecture),
+                    completed_at,
+                    position_secs,
+                    updated_at,
+                })
+                .collect())
+        }
+
         /// A progress row whose lecture is gone breaks its foreign key:
         /// the lecture was deleted after the caller looked it up.
         fn lecture_gone(err: Error) -> Error {
@@ -413,7 +436,7 @@ macro_rules! enrollment_sql {
         /// Creates, renews, or leaves the enrollment; keeps the course's
         /// count of active enrollments. The course row must be locked.
         async fn enroll_in(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             request: &EnrollRequest,
             actor: Actor,
             at: Timestamp,
@@ -680,24 +703,17 @@ macro_rules! enrollment_sql {
                 user: UserId,
                 course: CourseId,
             ) -> Result<Vec<LectureProgress>> {
-                let rows = sqlx::query(
-                    "SELECT lecture_id, completed_at, position_secs, updated_at \
-                     FROM lecture_progress WHERE user_id = $1 AND course_id = $2",
-                )
+                // One JSON value rather than a row each: rows come through
+                // the driver's channel in batches, each a wait for a turn.
+                let row = sqlx::query(&format!(
+                    "SELECT {PROGRESS_ROWS_JSON} AS rows FROM lecture_progress p \
+                     WHERE p.user_id = $1 AND p.course_id = $2"
+                ))
                 .bind(user.0)
                 .bind(course.0)
-                .fetch_all(&self.pool)
+                .fetch_one(&self.pool)
                 .await?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(LectureProgress {
-                            lecture_id: LectureId(row.try_get("lecture_id")?),
-                            completed_at: row.try_get("completed_at")?,
-                            position_secs: row.try_get("position_secs")?,
-                            updated_at: row.try_get("updated_at")?,
-                        })
-                    })
-                    .collect()
+                progress_rows(&row)
             }
 
             async fn reset_progress(

@@ -66,7 +66,7 @@ macro_rules! live_sql {
         }
 
         async fn locked_live(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             id: LiveSessionId,
         ) -> Result<Option<LiveSession>> {
             let sql = format!("SELECT {LIVE_COLUMNS} FROM live_sessions WHERE id = $1 {FOR_UPDATE}");
@@ -75,7 +75,7 @@ macro_rules! live_sql {
         }
 
         async fn reread_live(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             id: LiveSessionId,
         ) -> Result<LiveSession> {
             locked_live(tx, id)

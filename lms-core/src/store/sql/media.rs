@@ -45,7 +45,7 @@ macro_rules! media_sql {
         /// caller answers a duplicate and changes nothing. The insert takes
         /// the key's lock, so two deliveries of one event take turns.
         async fn record_delivery(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             delivery: &WebhookDelivery,
             at: Timestamp,
         ) -> Result<bool> {
@@ -127,7 +127,7 @@ macro_rules! media_sql {
         }
 
         async fn locked_asset(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             id: AssetId,
         ) -> Result<Option<Asset>> {
             let sql = format!(

@@ -123,7 +123,7 @@ macro_rules! payments_sql {
         /// The order an event names, locked until the transaction ends. The
         /// provider must match: a Stripe event never touches a Razorpay order.
         async fn order_locked(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             provider: Provider,
             order: &OrderRef,
         ) -> Result<Option<Order>> {
@@ -158,7 +158,7 @@ macro_rules! payments_sql {
         /// it, so a refund and the payment it belongs to, applied at once,
         /// take turns.
         async fn raise_refund_total(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             provider: Provider,
             payment_id: &str,
             total: i64,
@@ -183,7 +183,7 @@ macro_rules! payments_sql {
 
         /// Flags an open order for review, noting the payment seen.
         async fn flag_order(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             order: &Order,
             reason: &str,
             payment_id: &str,
@@ -219,7 +219,7 @@ macro_rules! payments_sql {
         /// `PaymentStore::apply_payment`).
         #[allow(clippy::too_many_arguments)]
         async fn fulfill(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             order: Order,
             payment_id: &str,
             amount: i64,
@@ -348,7 +348,7 @@ macro_rules! payments_sql {
         /// refunds the order and revokes its purchase enrollment. `None`
         /// when nothing changes.
         async fn refund_paid(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut WriteTx,
             order: &Order,
             total: i64,
             actor: Actor,
