@@ -1,6 +1,7 @@
 //! The append-only event log: one row for every state change, written in the
-//! same transaction as the change. It is the audit trail, and the outbox that
-//! outbound webhooks will read from.
+//! same transaction as the change (a video's resume position alone is the
+//! one exception, see [`kinds::PROGRESS_UPDATED`]). It is the audit trail,
+//! and the outbox that outbound webhooks will read from.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -83,7 +84,11 @@ pub mod kinds {
     pub const ENROLLMENT_RENEWED: &str = "enrollment.renewed";
     /// An enrollment was revoked; progress is kept.
     pub const ENROLLMENT_REVOKED: &str = "enrollment.revoked";
-    /// A lecture's progress changed (completed, or resume position).
+    /// A learner's first progress in a lecture, or its completion changed
+    /// (payload: `lecture_id`, `completed`, `position_secs`). A resume
+    /// position alone is not logged: a player reports it every few
+    /// seconds, which would make the log mostly heartbeats. The position
+    /// and the enrollment's `last_activity_at` still change.
     pub const PROGRESS_UPDATED: &str = "progress.updated";
     /// A learner's progress in a course was reset.
     pub const PROGRESS_RESET: &str = "progress.reset";

@@ -142,8 +142,9 @@ struct Inner {
     courses: ReadCache<String, Option<Arc<CourseDetail>>>,
     /// ...public catalog pages by their filter...
     catalog: ReadCache<String, Arc<CatalogPage>>,
-    /// ...and the course of a lecture progress is recorded in.
-    lecture_courses: ReadCache<LectureId, Option<CourseId>>,
+    /// ...and the course of a lecture progress is recorded in (see
+    /// [`Lms::lecture_course`]).
+    lecture_courses: ReadCache<LectureId, CourseId>,
 }
 
 impl fmt::Debug for Lms {
@@ -214,6 +215,29 @@ impl Lms {
         let ttl = std::time::Duration::from_millis(self.inner.config.read_cache_ttl_ms);
         let writes = || self.read_cache_writes().unwrap_or_default();
         cache.get_or_load(key, writes, ttl, load).await
+    }
+
+    /// The course `lecture` is in. A lecture never moves to another
+    /// course, so while the read cache is on, a link once read is kept
+    /// whatever the TTL and later writes say: with the TTL alone, a player
+    /// reporting its position every few seconds found the link expired at
+    /// almost every report. A lecture deleted since is caught by the
+    /// course tree the caller looks it up in.
+    async fn lecture_course(&self, lecture: LectureId) -> Result<CourseId> {
+        let load = async {
+            self.store()
+                .lecture(lecture)
+                .await?
+                .map(|l| l.course_id)
+                .ok_or_else(|| Error::not_found("lecture not found"))
+        };
+        if self.read_cache_writes().is_none() {
+            return load.await;
+        }
+        // Never stale: the same write count always, and no age limit.
+        (self.inner.lecture_courses)
+            .get_or_load(lecture, || 0, std::time::Duration::MAX, load)
+            .await
     }
 }
 

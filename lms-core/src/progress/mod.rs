@@ -56,12 +56,7 @@ impl Lms {
             ));
         }
         let not_found = || Error::not_found("lecture not found");
-        let course_id = self
-            .cached(&self.inner.lecture_courses, lecture, async {
-                Ok(self.store().lecture(lecture).await?.map(|l| l.course_id))
-            })
-            .await?
-            .ok_or_else(not_found)?;
+        let course_id = self.lecture_course(lecture).await?;
         let tree = self
             .course_tree(&course_id.to_string())
             .await?

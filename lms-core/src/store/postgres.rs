@@ -129,6 +129,13 @@ const FOR_UPDATE: &str = " FOR NO KEY UPDATE";
 const PROGRESS_ROWS_JSON: &str =
     "json_agg(json_build_array(p.lecture_id, p.completed_at, p.position_secs, p.updated_at))";
 
+/// `first`, then `second`, as one statement: a prepared statement holds
+/// one, so `first` goes in a `WITH`. The two see the same snapshot, so
+/// `second` must not read what `first` writes.
+fn then(first: &str, second: &str) -> String {
+    format!("WITH first AS ({first}) {second}")
+}
+
 /// Taken just before every event insert, held until the commit: the
 /// event-order lock.
 ///

@@ -25,6 +25,9 @@ use super::sql::enrollment::ProgressStep;
 use super::sql::sql_store;
 use super::{PoolStats, Store};
 
+/// Prepared statements the writer connection keeps (see `connect`).
+const WRITER_STATEMENTS: usize = 1024;
+
 /// A store in an SQLite database.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -173,7 +176,15 @@ impl SqliteStore {
                 .synchronous(SqliteSynchronous::Normal)
                 .pragma("cache_size", "-65536")
                 .pragma("mmap_size", "268435456");
-            let writer = Writer::Own(Arc::new(Mutex::new(options.connect().await?)));
+            // Batch statements differ in their number of rows, so the
+            // writer keeps more prepared statements than the driver's 100:
+            // with fewer, a batch's statements were mostly prepared anew.
+            let writer = options
+                .clone()
+                .statement_cache_capacity(WRITER_STATEMENTS)
+                .connect()
+                .await?;
+            let writer = Writer::Own(Arc::new(Mutex::new(writer)));
             // No ping before handing out a connection: it is a round trip
             // to the connection's thread that can only find that thread
             // gone, and it doubled the round trips of a one-statement read.
@@ -236,6 +247,12 @@ const FOR_UPDATE: &str = "";
 /// which JSON cannot hold, so they go as hex.
 const PROGRESS_ROWS_JSON: &str = "json_group_array(json_array(hex(p.lecture_id), \
      p.completed_at, p.position_secs, p.updated_at))";
+
+/// `first`, then `second`, in one call: the driver runs each statement of
+/// a text in turn, and `$N` parameters number across them.
+fn then(first: &str, second: &str) -> String {
+    format!("{first}; {second}")
+}
 
 /// Writers are serialized, so events commit in id order without help.
 const BEFORE_EVENT: Option<&str> = None;

@@ -552,8 +552,9 @@ pub async fn users_by_emails_finds_live_users_only(store: Arc<dyn Store>) {
 }
 
 /// Progress records completion and resume position per lecture, notes the
-/// lecture last touched, and logs each change once; a change to what is
-/// already stored is `changed: false` and writes nothing.
+/// lecture last touched, and logs the first progress in a lecture and each
+/// change to its completion once; a change to what is already stored is
+/// `changed: false` and writes nothing.
 pub async fn progress_records_completion_and_position_and_skips_what_is_unchanged(
     store: Arc<dyn Store>,
 ) {
@@ -689,6 +690,22 @@ pub async fn progress_records_completion_and_position_and_skips_what_is_unchange
     assert_eq!(progress_rows(&*store, learner, course.id).await, expected);
     assert_eq!(events(store.clone()).await.len(), 4);
     assert_eq!(e.completed_at, None, "not every lecture is complete");
+
+    // A new resume position in a lecture with progress changes the row and
+    // the enrollment, and is not logged: the first progress in it was.
+    assert_eq!(
+        record(&*store, learner, &l[1], at_position(90), later(7)).await,
+        changed
+    );
+    let rows = progress_rows(&*store, learner, course.id).await;
+    let row = rows.iter().find(|r| r.lecture_id == l[1].id).unwrap();
+    assert_eq!((row.position_secs, row.updated_at), (90, later(7)));
+    let e = enrollment_of(&*store, course.id, learner).await;
+    assert_eq!(
+        (e.last_lecture_id, e.last_activity_at),
+        (Some(l[1].id), Some(later(7)))
+    );
+    assert_eq!(events(store.clone()).await.len(), 4);
 }
 
 /// The course's completion time is set exactly once, by the change that

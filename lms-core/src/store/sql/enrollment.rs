@@ -7,7 +7,9 @@
 //! `PROGRESS_ROWS_JSON`, the aggregate of the `lecture_progress p` rows of
 //! a group as a JSON array of
 //! `[lecture_id, completed_at, position_secs, updated_at]` (see
-//! `progress_rows`),
+//! `progress_rows`), `then(first, second)`, one statement text running
+//! the data-changing statement `first` and then `second`, answering with
+//! `second`'s rows and numbering parameters across both,
 //! and `self.progress`, the batcher of progress steps, with
 //! [`ProgressStep`] and `ProgressWritten` in scope.
 
@@ -140,8 +142,9 @@ macro_rules! enrollment_sql {
             /// One transaction for all of `steps`, with a fixed number of
             /// statements however many there are: the learners' enrollments
             /// (locked) with the course's lecture count and their progress
-            /// rows, then one upsert, one enrollment update and one event
-            /// insert. The steps apply in order, as if one after the other;
+            /// rows, then one upsert with one enrollment update (a single
+            /// call) and one event insert when there are events. The steps
+            /// apply in order, as if one after the other;
             /// a step without a live enrollment fails alone. Each answer
             /// holds the learner's state after the whole batch.
             async fn progress_batch(
@@ -258,22 +261,27 @@ macro_rules! enrollment_sql {
                     learner.touched = true;
                     learner.enrollment.last_lecture_id = Some(step.lecture);
                     learner.enrollment.last_activity_at = Some(step.at);
-                    events.push((
-                        NewEvent::course(
-                            kinds::PROGRESS_UPDATED,
-                            "lecture",
-                            step.lecture.0,
-                            step.course.0,
-                            Some(step.user.0),
-                            step.actor,
-                            json!({
-                                "lecture_id": step.lecture,
-                                "completed": completed_at.is_some(),
-                                "position_secs": position,
-                            }),
-                        ),
-                        step.at,
-                    ));
+                    // Logged: the first progress in a lecture and every
+                    // change to its completion. A resume position alone is
+                    // not (see `kinds::PROGRESS_UPDATED`).
+                    if row.is_none() || completed_at.is_some() != was_completed.is_some() {
+                        events.push((
+                            NewEvent::course(
+                                kinds::PROGRESS_UPDATED,
+                                "lecture",
+                                step.lecture.0,
+                                step.course.0,
+                                Some(step.user.0),
+                                step.actor,
+                                json!({
+                                    "lecture_id": step.lecture,
+                                    "completed": completed_at.is_some(),
+                                    "position_secs": position,
+                                }),
+                            ),
+                            step.at,
+                        ));
+                    }
                     let completed = learner
                         .rows
                         .iter()
@@ -302,7 +310,9 @@ macro_rules! enrollment_sql {
                 }
 
                 if !upserts.is_empty() {
-                    let sql = format!(
+                    // The rows and the enrollments go in one call: one
+                    // round trip fewer in the step every write waits on.
+                    let upsert = format!(
                         "INSERT INTO lecture_progress (user_id, lecture_id, course_id, \
                          completed_at, position_secs, updated_at) {} \
                          ON CONFLICT (user_id, lecture_id) DO UPDATE SET \
@@ -310,6 +320,21 @@ macro_rules! enrollment_sql {
                          position_secs = excluded.position_secs, updated_at = excluded.updated_at",
                         values(upserts.len(), 6, 1)
                     );
+                    let touched: Vec<&Enrollment> = learners
+                        .values()
+                        .filter(|l| l.touched)
+                        .map(|l| &l.enrollment)
+                        .collect();
+                    let update = format!(
+                        "UPDATE enrollments SET last_lecture_id = v.column3, \
+                         last_activity_at = v.column4, completed_at = v.column5 \
+                         FROM ({}) AS v \
+                         WHERE enrollments.course_id = v.column1 AND enrollments.user_id = v.column2 \
+                         RETURNING {}",
+                        values(touched.len(), 5, 1 + 6 * upserts.len()),
+                        enrollment_columns("")
+                    );
+                    let sql = then(&upsert, &update);
                     let mut query = sqlx::query(&sql);
                     for ((user, lecture), (course, at)) in &upserts {
                         let (_, completed_at, position) = learners[&(*course, *user)]
@@ -325,23 +350,6 @@ macro_rules! enrollment_sql {
                             .bind(*position)
                             .bind(ts(*at));
                     }
-                    query.execute(&mut *tx).await?;
-
-                    let touched: Vec<&Enrollment> = learners
-                        .values()
-                        .filter(|l| l.touched)
-                        .map(|l| &l.enrollment)
-                        .collect();
-                    let sql = format!(
-                        "UPDATE enrollments SET last_lecture_id = v.column3, \
-                         last_activity_at = v.column4, completed_at = v.column5 \
-                         FROM ({}) AS v \
-                         WHERE enrollments.course_id = v.column1 AND enrollments.user_id = v.column2 \
-                         RETURNING {}",
-                        values(touched.len(), 5, 1),
-                        enrollment_columns("")
-                    );
-                    let mut query = sqlx::query(&sql);
                     for e in touched {
                         query = query
                             .bind(e.course_id.0)
@@ -350,7 +358,7 @@ macro_rules! enrollment_sql {
                             .bind(e.last_activity_at.map(ts))
                             .bind(e.completed_at.map(ts));
                     }
-                    // The rows as stored, for the answers.
+                    // The enrollments as stored, for the answers.
                     for row in query.fetch_all(&mut *tx).await? {
                         let enrollment = enrollment_from(&row)?;
                         if let Some(l) =
