@@ -101,6 +101,12 @@ impl PostgresStore {
         Ok(self.pool.begin().await?)
     }
 
+    /// [`PostgresStore::write`]: a prepared statement holds one
+    /// statement, so no `BEGIN` goes with the first (see the SQLite store).
+    async fn write_by_text(&self) -> Result<(WriteTx, &'static str)> {
+        Ok((self.write().await?, ""))
+    }
+
     /// Commits a step and counts it, so the read cache drops what it read
     /// before (counted even when the commit fails: it may have landed).
     /// Steps that change nothing cached commit the transaction directly.
@@ -128,6 +134,15 @@ const FOR_UPDATE: &str = " FOR NO KEY UPDATE";
 /// A group's progress rows as JSON (see `sql::enrollment`).
 const PROGRESS_ROWS_JSON: &str =
     "json_agg(json_build_array(p.lecture_id, p.completed_at, p.position_secs, p.updated_at))";
+
+/// Nothing: a commit cannot go in a prepared statement (see the SQLite
+/// store's `commit_text`).
+fn commit_text(_: &WriteTx) -> &'static str {
+    ""
+}
+
+/// Nothing to note (see [`commit_text`]).
+fn committed_by_text(_: &mut WriteTx) {}
 
 /// `first`, then `second`, as one statement: a prepared statement holds
 /// one, so `first` goes in a `WITH`. The two see the same snapshot, so

@@ -69,19 +69,41 @@ pub(crate) enum WriteTx {
 /// A transaction on the writer connection, holding it until done.
 #[derive(Debug)]
 pub(crate) struct OwnTx {
-    conn: OwnedMutexGuard<SqliteConnection>,
+    /// Taken only by `Drop`, to roll back in a task of its own.
+    conn: Option<OwnedMutexGuard<SqliteConnection>>,
     open: bool,
+    /// Begun by a statement in our own text ([`SqliteStore::write_by_text`])
+    /// rather than by the driver, which then does not know of it: it is
+    /// committed and rolled back by statements too.
+    by_text: bool,
+}
+
+impl OwnTx {
+    fn conn(&mut self) -> &mut SqliteConnection {
+        self.conn.as_mut().expect("taken only when dropped")
+    }
+
+    async fn end(&mut self, statement: &str) -> std::result::Result<(), sqlx::Error> {
+        if self.open {
+            if self.by_text {
+                sqlx::query(statement).execute(self.conn()).await?;
+            } else if statement == "COMMIT" {
+                SqliteTransactionManager::commit(self.conn()).await?;
+            } else {
+                SqliteTransactionManager::rollback(self.conn()).await?;
+            }
+            self.open = false;
+        }
+        Ok(())
+    }
 }
 
 impl WriteTx {
-    /// Commits; should that fail, the transaction rolls back when dropped.
+    /// Commits (unless a statement did, see [`commit_text`]); should that
+    /// fail, the transaction rolls back when dropped.
     pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
         match self {
-            WriteTx::Own(mut tx) => {
-                SqliteTransactionManager::commit(&mut tx.conn).await?;
-                tx.open = false;
-                Ok(())
-            }
+            WriteTx::Own(mut tx) => tx.end("COMMIT").await,
             WriteTx::Shared(tx) => tx.commit().await,
         }
     }
@@ -89,11 +111,7 @@ impl WriteTx {
     /// Rolls back now rather than when dropped.
     pub(crate) async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
         match self {
-            WriteTx::Own(mut tx) => {
-                SqliteTransactionManager::rollback(&mut tx.conn).await?;
-                tx.open = false;
-                Ok(())
-            }
+            WriteTx::Own(mut tx) => tx.end("ROLLBACK").await,
             WriteTx::Shared(tx) => tx.rollback().await,
         }
     }
@@ -101,10 +119,44 @@ impl WriteTx {
 
 impl Drop for OwnTx {
     fn drop(&mut self) {
-        // Queued ahead of the next step's commands on the same connection.
-        if self.open {
-            SqliteTransactionManager::start_rollback(&mut self.conn);
+        if !self.open {
+            return;
         }
+        if !self.by_text {
+            // Queued ahead of the next step's commands on the same connection.
+            SqliteTransactionManager::start_rollback(self.conn());
+            return;
+        }
+        // The driver cannot queue a statement without running it, so a task
+        // holding the writer runs the rollback; the next step waits for it
+        // on the (fair) lock. Outside a runtime nothing can run it; the
+        // connection would stay in the transaction, so it is not let go.
+        let mut conn = self.conn.take().expect("taken only when dropped");
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                });
+            }
+            Err(_) => std::mem::forget(conn),
+        }
+    }
+}
+
+/// What ends a statement text to commit `tx` in the same call: `"; COMMIT"`
+/// for a transaction begun by text (mark it with [`committed_by_text`]
+/// once the call succeeds), else nothing and `tx.commit()` does it.
+fn commit_text(tx: &WriteTx) -> &'static str {
+    match tx {
+        WriteTx::Own(tx) if tx.by_text && tx.open => "; COMMIT",
+        _ => "",
+    }
+}
+
+/// Notes that a call ending with [`commit_text`] committed `tx`.
+fn committed_by_text(tx: &mut WriteTx) {
+    if let WriteTx::Own(tx) = tx {
+        tx.open = false;
     }
 }
 
@@ -113,7 +165,7 @@ impl Deref for WriteTx {
 
     fn deref(&self) -> &SqliteConnection {
         match self {
-            WriteTx::Own(tx) => &tx.conn,
+            WriteTx::Own(tx) => tx.conn.as_ref().expect("taken only when dropped"),
             WriteTx::Shared(tx) => tx,
         }
     }
@@ -122,7 +174,7 @@ impl Deref for WriteTx {
 impl DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
         match self {
-            WriteTx::Own(tx) => &mut tx.conn,
+            WriteTx::Own(tx) => tx.conn(),
             WriteTx::Shared(tx) => tx,
         }
     }
@@ -223,9 +275,33 @@ impl SqliteStore {
             Writer::Own(conn) => {
                 let mut conn = conn.clone().lock_owned().await;
                 SqliteTransactionManager::begin(&mut conn, Some(BEGIN.into())).await?;
-                WriteTx::Own(OwnTx { conn, open: true })
+                WriteTx::Own(OwnTx {
+                    conn: Some(conn),
+                    open: true,
+                    by_text: false,
+                })
             }
             Writer::Shared(pool) => WriteTx::Shared(pool.begin_with(BEGIN).await?),
+        })
+    }
+
+    /// A write step whose first call begins the transaction: it starts
+    /// with the text returned, `BEGIN IMMEDIATE; ` on the writer
+    /// connection. One round trip fewer, for the step every progress write
+    /// waits on. The step is open as soon as the text is sent; should the
+    /// `BEGIN` itself fail, the rollback finds nothing to undo.
+    async fn write_by_text(&self) -> Result<(WriteTx, &'static str)> {
+        Ok(match &self.writer {
+            Writer::Own(conn) => {
+                let conn = conn.clone().lock_owned().await;
+                let tx = OwnTx {
+                    conn: Some(conn),
+                    open: true,
+                    by_text: true,
+                };
+                (WriteTx::Own(tx), "BEGIN IMMEDIATE; ")
+            }
+            Writer::Shared(_) => (self.write().await?, ""),
         })
     }
 
@@ -360,6 +436,45 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 1, "the committed write is seen by readers");
+
+        // The same for a transaction begun and committed by statements.
+        let insert = "INSERT INTO scratch (n) VALUES (7)";
+        let count = "SELECT COUNT(*) FROM scratch";
+        let (mut tx, begin) = store.write_by_text().await.unwrap();
+        sqlx::query(&format!("{begin}{insert}"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        drop(tx);
+        let (mut tx, begin) = tokio::time::timeout(Duration::from_secs(5), store.write_by_text())
+            .await
+            .expect("the writer is free again")
+            .unwrap();
+        let n: i64 = sqlx::query_scalar(&format!("{begin}{count}"))
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "the dropped write rolled back");
+        let commit = commit_text(&tx);
+        assert_eq!(commit, "; COMMIT");
+        sqlx::query(&format!("{insert}{commit}"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        committed_by_text(&mut tx);
+        tx.commit().await.unwrap();
+        let n: i64 = sqlx::query_scalar(count)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            n, 1,
+            "the write committed by its own text is seen by readers"
+        );
+        // And the writer is not left in a transaction.
+        let mut tx = store.write().await.unwrap();
+        sqlx::query(insert).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
         drop(store);
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

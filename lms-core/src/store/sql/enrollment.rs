@@ -10,6 +10,11 @@
 //! `progress_rows`), `then(first, second)`, one statement text running
 //! the data-changing statement `first` and then `second`, answering with
 //! `second`'s rows and numbering parameters across both,
+//! `self.write_by_text()`, a write step with the text its first statement
+//! starts with (the `BEGIN`, where the backend can send it with a
+//! statement), `commit_text(&tx)`, what ends a statement text to commit
+//! in the same call (empty where the backend cannot), and
+//! `committed_by_text(&mut tx)`, which notes such a call succeeded,
 //! and `self.progress`, the batcher of progress steps, with
 //! [`ProgressStep`] and `ProgressWritten` in scope.
 
@@ -143,7 +148,9 @@ macro_rules! enrollment_sql {
             /// statements however many there are: the learners' enrollments
             /// (locked) with the course's lecture count and their progress
             /// rows, then one upsert with one enrollment update (a single
-            /// call) and one event insert when there are events. The steps
+            /// call) and one event insert when there are events. On SQLite
+            /// the `BEGIN` goes with the read, and the `COMMIT` with the
+            /// last statement: two calls in all, without events. The steps
             /// apply in order, as if one after the other;
             /// a step without a live enrollment fails alone. Each answer
             /// holds the learner's state after the whole batch.
@@ -162,7 +169,7 @@ macro_rules! enrollment_sql {
                     touched: bool,
                 }
 
-                let mut tx = self.write().await?;
+                let (mut tx, begin) = self.write_by_text().await?;
 
                 let mut keys: Vec<(CourseId, UserId)> = Vec::new();
                 let mut lectures: Vec<LectureId> = Vec::new();
@@ -182,7 +189,7 @@ macro_rules! enrollment_sql {
                 // driver's channel. Locked in id order, so batches of two
                 // instances never wait on each other crosswise.
                 let sql = format!(
-                    "SELECT {}, \
+                    "{begin}SELECT {}, \
                      (SELECT COUNT(*) FROM lectures l WHERE l.course_id = e.course_id) \
                      AS total_lectures, \
                      (SELECT {PROGRESS_ROWS_JSON} FROM lecture_progress p \
@@ -334,7 +341,9 @@ macro_rules! enrollment_sql {
                         values(touched.len(), 5, 1 + 6 * upserts.len()),
                         enrollment_columns("")
                     );
-                    let sql = then(&upsert, &update);
+                    // Without events to follow, the commit can go too.
+                    let commit = if events.is_empty() { commit_text(&tx) } else { "" };
+                    let sql = format!("{}{commit}", then(&upsert, &update));
                     let mut query = sqlx::query(&sql);
                     for ((user, lecture), (course, at)) in &upserts {
                         let (_, completed_at, position) = learners[&(*course, *user)]
@@ -358,8 +367,12 @@ macro_rules! enrollment_sql {
                             .bind(e.last_activity_at.map(ts))
                             .bind(e.completed_at.map(ts));
                     }
+                    let rows = query.fetch_all(&mut *tx).await?;
+                    if !commit.is_empty() {
+                        committed_by_text(&mut tx);
+                    }
                     // The enrollments as stored, for the answers.
-                    for row in query.fetch_all(&mut *tx).await? {
+                    for row in rows {
                         let enrollment = enrollment_from(&row)?;
                         if let Some(l) =
                             learners.get_mut(&(enrollment.course_id, enrollment.user_id))
