@@ -83,18 +83,37 @@ impl OwnTx {
         self.conn.as_mut().expect("taken only when dropped")
     }
 
-    async fn end(&mut self, statement: &str) -> std::result::Result<(), sqlx::Error> {
+    async fn end(&mut self, end: End) -> std::result::Result<(), sqlx::Error> {
         if self.open {
-            if self.by_text {
-                sqlx::query(statement).execute(self.conn()).await?;
-            } else if statement == "COMMIT" {
-                SqliteTransactionManager::commit(self.conn()).await?;
-            } else {
-                SqliteTransactionManager::rollback(self.conn()).await?;
+            let by_text = self.by_text;
+            let conn = self.conn();
+            match end {
+                _ if by_text => {
+                    sqlx::query(end.statement()).execute(conn).await?;
+                }
+                End::Commit => SqliteTransactionManager::commit(conn).await?,
+                End::Rollback => SqliteTransactionManager::rollback(conn).await?,
             }
             self.open = false;
         }
         Ok(())
+    }
+}
+
+/// How a transaction ends.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    Commit,
+    Rollback,
+}
+
+impl End {
+    /// The statement that ends it, for a transaction begun by text.
+    fn statement(self) -> &'static str {
+        match self {
+            End::Commit => "COMMIT",
+            End::Rollback => "ROLLBACK",
+        }
     }
 }
 
@@ -103,7 +122,7 @@ impl WriteTx {
     /// fail, the transaction rolls back when dropped.
     pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
         match self {
-            WriteTx::Own(mut tx) => tx.end("COMMIT").await,
+            WriteTx::Own(mut tx) => tx.end(End::Commit).await,
             WriteTx::Shared(tx) => tx.commit().await,
         }
     }
@@ -111,7 +130,7 @@ impl WriteTx {
     /// Rolls back now rather than when dropped.
     pub(crate) async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
         match self {
-            WriteTx::Own(mut tx) => tx.end("ROLLBACK").await,
+            WriteTx::Own(mut tx) => tx.end(End::Rollback).await,
             WriteTx::Shared(tx) => tx.rollback().await,
         }
     }
@@ -135,7 +154,9 @@ impl Drop for OwnTx {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    let _ = sqlx::query(End::Rollback.statement())
+                        .execute(&mut *conn)
+                        .await;
                 });
             }
             Err(_) => std::mem::forget(conn),
@@ -222,12 +243,16 @@ impl SqliteStore {
             }
             // A 64 MiB page cache and memory-mapped reads per connection:
             // with SQLite's 2 MB default a catalog or course tree reads most
-            // pages with a system call each.
+            // pages with a system call each. Temporary data in memory: a
+            // multi-row write keeps a statement journal (the pages it
+            // changes, to undo it alone), which past 64 KiB went to a file
+            // created and deleted each time.
             let options = options
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .pragma("cache_size", "-65536")
-                .pragma("mmap_size", "268435456");
+                .pragma("mmap_size", "268435456")
+                .pragma("temp_store", "memory");
             // Batch statements differ in their number of rows, so the
             // writer keeps more prepared statements than the driver's 100:
             // with fewer, a batch's statements were mostly prepared anew.
