@@ -8,6 +8,7 @@ use lms_core::domain::Email;
 use lms_core::store::conformance::{t0, test_database_url, unique_schema};
 use lms_core::store::{AccountStore, EventStore, NewUser, PostgresStore};
 use lms_core::{Actor, EventQuery, Role, Store, UserId};
+use sqlx::Connection;
 
 async fn fresh_store() -> Arc<dyn Store> {
     let schema = unique_schema();
@@ -72,8 +73,9 @@ async fn the_event_log_refuses_edits() {
 /// Event ids are drawn when the row is inserted, but transactions commit
 /// in their own order. If a later id could commit first, a reader paging by
 /// id would move past the earlier one and never see it. So a step's event
-/// insert waits for the event-order lock, which an earlier writer holds
-/// until its commit: the reader sees neither event, then both, never a gap.
+/// insert takes the event-order lock before it draws an id, and an earlier
+/// writer holds that lock until its commit: the reader sees neither event,
+/// then both in commit order, never a gap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_writer_waits_until_the_one_before_it_commits() {
     let store = Arc::new(
@@ -81,20 +83,13 @@ async fn an_event_writer_waits_until_the_one_before_it_commits() {
             .await
             .unwrap(),
     );
-    // An earlier writer: it has taken the lock and drawn its id, as a store
-    // step does when it inserts its event, and has not committed yet.
+    // An earlier writer: it has taken the lock, as a store step does when
+    // it inserts its event, and has not committed yet.
     let mut earlier = store.pool().begin().await.unwrap();
     sqlx::query("SELECT pg_advisory_xact_lock(7263, 'events'::regclass::oid::int4)")
         .execute(&mut *earlier)
         .await
         .unwrap();
-    let first: i64 = sqlx::query_scalar(
-        "INSERT INTO events (kind, subject_type, subject_id, actor_kind, payload, created_at) \
-         VALUES ('test.earlier', 'user', gen_random_uuid(), 'system', '{}', now()) RETURNING id",
-    )
-    .fetch_one(&mut *earlier)
-    .await
-    .unwrap();
 
     let step = tokio::spawn({
         let store = store.clone();
@@ -117,6 +112,16 @@ async fn an_event_writer_waits_until_the_one_before_it_commits() {
     let seen = store.events(&EventQuery::default()).await.unwrap();
     assert!(seen.is_empty(), "{seen:?}");
 
+    // The earlier writer draws its id only now: a step that drew its own
+    // before waiting for the lock would hold the smaller id and commit
+    // second, the gap a reader must never see.
+    let first: i64 = sqlx::query_scalar(
+        "INSERT INTO events (kind, subject_type, subject_id, actor_kind, payload, created_at) \
+         VALUES ('test.earlier', 'user', gen_random_uuid(), 'system', '{}', now()) RETURNING id",
+    )
+    .fetch_one(&mut *earlier)
+    .await
+    .unwrap();
     earlier.commit().await.unwrap();
     step.await.unwrap().unwrap();
     let seen = store.events(&EventQuery::default()).await.unwrap();
@@ -152,4 +157,54 @@ async fn a_bad_schema_name_is_invalid_input() {
         .unwrap_err();
     assert_eq!(err.kind(), lms_core::ErrorKind::InvalidInput);
     assert_eq!(err.fields()[0].field, "database_schema");
+}
+
+/// A connection the server dropped while it sat in the pool (a restart, a
+/// proxy's idle cut) is pinged before it is handed out again, found gone
+/// and replaced: the next step succeeds.
+#[tokio::test]
+async fn a_connection_dropped_while_idle_is_replaced_before_use() {
+    let store = PostgresStore::open(&test_database_url(), Some(&unique_schema()))
+        .await
+        .unwrap();
+    store.ping().await.unwrap();
+    // Every connection the pool holds, taken at once to learn their pids.
+    let mut held = Vec::new();
+    for _ in 0..store.pool().size() {
+        held.push(store.pool().acquire().await.unwrap());
+    }
+    let mut pids = Vec::new();
+    for conn in &mut held {
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        pids.push(pid);
+    }
+    drop(held);
+    let mut killer = sqlx::PgConnection::connect(&test_database_url())
+        .await
+        .unwrap();
+    for pid in &pids {
+        let done: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(&mut killer)
+            .await
+            .unwrap();
+        assert!(done, "backend {pid} was not terminated");
+    }
+    // Idle long enough to be pinged on the way out of the pool.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    store.ping().await.unwrap();
+    let new = NewUser {
+        id: UserId::new(),
+        email: Email::parse("email", "ada@example.com").unwrap(),
+        display_name: "Ada".into(),
+        password_hash: "$argon2id$not-checked".into(),
+        role: Role::Student,
+    };
+    store
+        .create_user(new, None, Actor::System, t0())
+        .await
+        .unwrap();
 }

@@ -20,6 +20,10 @@ use super::sql::sql_store;
 use super::{PoolStats, Store};
 use crate::config::valid_schema_name;
 
+/// How long a pooled connection may sit idle and still be handed out
+/// without a ping first (see `connect`).
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// A store in a PostgreSQL database (and schema).
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -71,9 +75,23 @@ impl PostgresStore {
             conn.close().await?;
             options = options.options([("search_path", schema)]);
         }
+        // The driver pings each connection when it comes back to the pool;
+        // pinging it again when handed out is a second round trip that can
+        // only find it gone if it sat idle since (the server restarted, a
+        // proxy dropped it). So only a connection idle for a while is
+        // pinged first.
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await?;
         Ok(Self {
@@ -151,8 +169,8 @@ fn then(first: &str, second: &str) -> String {
     format!("WITH first AS ({first}) {second}")
 }
 
-/// Taken just before every event insert, held until the commit: the
-/// event-order lock.
+/// Taken by every event insert before its rows, held until the commit:
+/// the event-order lock.
 ///
 /// An identity column hands out ids at insert time, but transactions commit
 /// in their own order, so without it a reader could see event 8 committed
@@ -161,12 +179,17 @@ fn then(first: &str, second: &str) -> String {
 /// next writer may draw one, so ids become visible in order and a cursor
 /// never skips one.
 ///
+/// A condition on the insert's rows rather than a statement of its own, to
+/// save a round trip: PostgreSQL evaluates the uncorrelated subquery once,
+/// as a one-time filter before it reads the first row, so the lock is taken
+/// before any id is drawn.
+///
 /// The cost: transactions that write events serialize at their end. Every
 /// step inserts its event as its last statement, so the lock is held only
 /// from that insert to the commit (one round trip). The second key is the
 /// `events` table's oid, so each schema (school) has its own lock.
-const BEFORE_EVENT: Option<&str> =
-    Some("SELECT pg_advisory_xact_lock(7263, 'events'::regclass::oid::int4)");
+const EVENT_ORDER: &str = " WHERE (SELECT 1 FROM \
+     pg_advisory_xact_lock(7263, 'events'::regclass::oid::int4)) = 1";
 
 fn ts(at: Timestamp) -> Timestamp {
     at

@@ -13,11 +13,11 @@
 //! - `fn ts(Timestamp)`, binding a time the way the backend stores it;
 //! - `FOR_UPDATE: &str`, appended to a `SELECT` that reads a row the step
 //!   then changes, so no other writer changes it in between;
-//! - `BEFORE_EVENT: Option<&str>`, a statement run just before each event
-//!   insert (PostgreSQL's event-order lock, see `postgres.rs`).
+//! - `EVENT_ORDER: &str`, a condition on the rows of each event insert
+//!   (PostgreSQL's event-order lock, see `postgres.rs`), or nothing.
 //!
 //! Every step that writes an event writes it as its last statement before
-//! the commit: on PostgreSQL `BEFORE_EVENT` takes a lock held until the
+//! the commit: on PostgreSQL `EVENT_ORDER` takes a lock held until the
 //! commit, and it must be held as briefly as possible.
 
 pub(crate) mod courses;
@@ -162,12 +162,10 @@ macro_rules! sql_store {
             if events.is_empty() {
                 return Ok(());
             }
-            if let Some(sql) = BEFORE_EVENT {
-                sqlx::query(sql).execute(&mut **tx).await?;
-            }
+            // The rows come in list order, which the ids follow.
             let sql = format!(
                 "INSERT INTO events (kind, subject_type, subject_id, user_id, course_id, \
-                 actor_kind, actor_id, payload, created_at) {}",
+                 actor_kind, actor_id, payload, created_at) SELECT * FROM ({}) AS v{EVENT_ORDER}",
                 $crate::store::sql::values(events.len(), 9, 1)
             );
             let mut query = sqlx::query(&sql);
@@ -364,32 +362,49 @@ macro_rules! sql_store {
                 at: Timestamp,
             ) -> Result<LoginAttempt> {
                 let mut tx = self.write().await?;
-                // Read with the row locked until the commit (on SQLite the
-                // write lock already is), so concurrent attempts are
-                // counted one after the other, each seeing the last count.
-                let row = sqlx::query(&format!(
-                    "SELECT failed_logins, locked_until FROM users \
-                     WHERE id = $1 AND deleted_at IS NULL{FOR_UPDATE}"
-                ))
-                .bind(user.0)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| Error::not_found("user not found"))?;
-                let failed: i64 = row.try_get("failed_logins")?;
-                let locked_until: Option<Timestamp> = row.try_get("locked_until")?;
-                if let Some(until) = locked_until.filter(|until| *until > at) {
-                    tx.rollback().await?;
-                    return Ok(LoginAttempt::Locked { until });
-                }
-                // A lock that has run out starts a new count.
-                let attempt = if locked_until.is_some() { 1 } else { failed + 1 };
-                let lock = (attempt >= i64::from(policy.max_failures)).then_some(policy.lock_until);
-                sqlx::query("UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1")
+                // One statement counts the attempt and reads the count, so
+                // concurrent attempts are counted one after the other, each
+                // seeing the last (the row stays locked until the commit).
+                // A lock that has run out starts a new count; a lock still
+                // running matches no row.
+                let next = "CASE WHEN locked_until IS NULL THEN failed_logins + 1 ELSE 1 END";
+                let count = format!(
+                    "UPDATE users SET failed_logins = {next}, \
+                     locked_until = CASE WHEN {next} >= $2 THEN $3 END \
+                     WHERE id = $1 AND deleted_at IS NULL \
+                     AND (locked_until IS NULL OR locked_until <= $4) \
+                     RETURNING failed_logins, locked_until"
+                );
+                let row = loop {
+                    let counted = sqlx::query(&count)
+                        .bind(user.0)
+                        .bind(i64::from(policy.max_failures))
+                        .bind(ts(policy.lock_until))
+                        .bind(ts(at))
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(row) = counted {
+                        break row;
+                    }
+                    let locked: Option<Option<Timestamp>> = sqlx::query_scalar(
+                        "SELECT locked_until FROM users WHERE id = $1 AND deleted_at IS NULL",
+                    )
                     .bind(user.0)
-                    .bind(attempt)
-                    .bind(lock.map(ts))
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
+                    match locked {
+                        None => return Err(Error::not_found("user not found")),
+                        Some(Some(until)) if until > at => {
+                            tx.rollback().await?;
+                            return Ok(LoginAttempt::Locked { until });
+                        }
+                        // A success lifted the lock in between (PostgreSQL
+                        // reads what committed since): count again.
+                        Some(_) => {}
+                    }
+                };
+                let attempt: i64 = row.try_get("failed_logins")?;
+                let lock: Option<Timestamp> = row.try_get("locked_until")?;
                 let payload = json!({ "attempt": attempt, "locked_until": lock });
                 let event = NewEvent::user(kinds::USER_LOGIN_ATTEMPTED, user.0, actor, payload);
                 append(&mut tx, event, at).await?;

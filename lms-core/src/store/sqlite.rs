@@ -356,7 +356,7 @@ fn then(first: &str, second: &str) -> String {
 }
 
 /// Writers are serialized, so events commit in id order without help.
-const BEFORE_EVENT: Option<&str> = None;
+const EVENT_ORDER: &str = "";
 
 /// Times are stored as RFC 3339 UTC text with exactly six fractional digits,
 /// so comparing the text compares the times.
