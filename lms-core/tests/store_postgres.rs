@@ -21,6 +21,17 @@ async fn fresh_store() -> Arc<dyn Store> {
 
 lms_core::store_conformance_tests!(fresh_store);
 
+/// A new student account (the password hash is never checked here).
+fn ada() -> NewUser {
+    NewUser {
+        id: UserId::new(),
+        email: Email::parse("email", "ada@example.com").unwrap(),
+        display_name: "Ada".into(),
+        password_hash: "$argon2id$not-checked".into(),
+        role: Role::Student,
+    }
+}
+
 #[tokio::test]
 async fn two_schools_in_one_database_do_not_see_each_other() {
     let url = test_database_url();
@@ -93,16 +104,7 @@ async fn an_event_writer_waits_until_the_one_before_it_commits() {
 
     let step = tokio::spawn({
         let store = store.clone();
-        async move {
-            let new = NewUser {
-                id: UserId::new(),
-                email: Email::parse("email", "ada@example.com").unwrap(),
-                display_name: "Ada".into(),
-                password_hash: "$argon2id$not-checked".into(),
-                role: Role::Student,
-            };
-            store.create_user(new, None, Actor::System, t0()).await
-        }
+        async move { store.create_user(ada(), None, Actor::System, t0()).await }
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
@@ -196,15 +198,8 @@ async fn a_connection_dropped_while_idle_is_replaced_before_use() {
     // Idle long enough to be pinged on the way out of the pool.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     store.ping().await.unwrap();
-    let new = NewUser {
-        id: UserId::new(),
-        email: Email::parse("email", "ada@example.com").unwrap(),
-        display_name: "Ada".into(),
-        password_hash: "$argon2id$not-checked".into(),
-        role: Role::Student,
-    };
     store
-        .create_user(new, None, Actor::System, t0())
+        .create_user(ada(), None, Actor::System, t0())
         .await
         .unwrap();
 }
