@@ -375,34 +375,39 @@ macro_rules! sql_store {
                      AND (locked_until IS NULL OR locked_until <= $4) \
                      RETURNING failed_logins, locked_until"
                 );
-                let row = loop {
-                    let counted = sqlx::query(&count)
+                let count_attempt = || {
+                    sqlx::query(&count)
                         .bind(user.0)
                         .bind(i64::from(policy.max_failures))
                         .bind(ts(policy.lock_until))
                         .bind(ts(at))
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if let Some(row) = counted {
-                        break row;
-                    }
-                    let locked: Option<Option<Timestamp>> = sqlx::query_scalar(
-                        "SELECT locked_until FROM users WHERE id = $1 AND deleted_at IS NULL",
-                    )
+                };
+                let mut counted = count_attempt().fetch_optional(&mut *tx).await?;
+                if counted.is_none() {
+                    // Locked, gone, or (on PostgreSQL, which reads what
+                    // committed since) unlocked by a success in between:
+                    // read the row locked, by the same test, and decide.
+                    let row = sqlx::query(&format!(
+                        "SELECT locked_until, (locked_until IS NULL OR locked_until <= $2) \
+                         AS open FROM users WHERE id = $1 AND deleted_at IS NULL{FOR_UPDATE}"
+                    ))
                     .bind(user.0)
+                    .bind(ts(at))
                     .fetch_optional(&mut *tx)
-                    .await?;
-                    match locked {
-                        None => return Err(Error::not_found("user not found")),
-                        Some(Some(until)) if until > at => {
+                    .await?
+                    .ok_or_else(|| Error::not_found("user not found"))?;
+                    let until: Option<Timestamp> = row.try_get("locked_until")?;
+                    match until {
+                        Some(until) if !row.try_get::<bool, _>("open")? => {
                             tx.rollback().await?;
                             return Ok(LoginAttempt::Locked { until });
                         }
-                        // A success lifted the lock in between (PostgreSQL
-                        // reads what committed since): count again.
-                        Some(_) => {}
+                        // The row is held now, so the count goes through.
+                        _ => counted = count_attempt().fetch_optional(&mut *tx).await?,
                     }
-                };
+                }
+                let row = counted
+                    .ok_or_else(|| Error::internal("a held account row refused its count"))?;
                 let attempt: i64 = row.try_get("failed_logins")?;
                 let lock: Option<Timestamp> = row.try_get("locked_until")?;
                 let payload = json!({ "attempt": attempt, "locked_until": lock });
