@@ -155,12 +155,9 @@ const PROGRESS_ROWS_JSON: &str =
 
 /// Nothing: a commit cannot go in a prepared statement (see the SQLite
 /// store's `commit_text`).
-fn commit_text(_: &WriteTx) -> &'static str {
+fn commit_text(_: &mut WriteTx) -> &'static str {
     ""
 }
-
-/// Nothing to note (see [`commit_text`]).
-fn committed_by_text(_: &mut WriteTx) {}
 
 /// `first`, then `second`, as one statement: a prepared statement holds
 /// one, so `first` goes in a `WITH`. The two see the same snapshot, so

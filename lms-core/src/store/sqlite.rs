@@ -76,6 +76,9 @@ pub(crate) struct OwnTx {
     /// rather than by the driver, which then does not know of it: it is
     /// committed and rolled back by statements too.
     by_text: bool,
+    /// A call's text ended with the `COMMIT` ([`commit_text`]): once that
+    /// call has succeeded, committing has nothing left to send.
+    commit_sent: bool,
 }
 
 impl OwnTx {
@@ -85,9 +88,10 @@ impl OwnTx {
 
     async fn end(&mut self, end: End) -> std::result::Result<(), sqlx::Error> {
         if self.open {
-            let by_text = self.by_text;
+            let (by_text, commit_sent) = (self.by_text, self.commit_sent);
             let conn = self.conn();
             match end {
+                End::Commit if commit_sent => {}
                 _ if by_text => {
                     sqlx::query(end.statement()).execute(conn).await?;
                 }
@@ -118,8 +122,9 @@ impl End {
 }
 
 impl WriteTx {
-    /// Commits (unless a statement did, see [`commit_text`]); should that
-    /// fail, the transaction rolls back when dropped.
+    /// Commits, sending what a statement text has not (see
+    /// [`commit_text`]); should that fail, the transaction rolls back when
+    /// dropped.
     pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
         match self {
             WriteTx::Own(mut tx) => tx.end(End::Commit).await,
@@ -165,19 +170,16 @@ impl Drop for OwnTx {
 }
 
 /// What ends a statement text to commit `tx` in the same call: `"; COMMIT"`
-/// for a transaction begun by text (mark it with [`committed_by_text`]
-/// once the call succeeds), else nothing and `tx.commit()` does it.
-fn commit_text(tx: &WriteTx) -> &'static str {
+/// for a transaction begun by text, else nothing. Either way the step then
+/// calls `tx.commit()`, which sends only what the text did not; should the
+/// call fail first, the transaction rolls back as usual.
+fn commit_text(tx: &mut WriteTx) -> &'static str {
     match tx {
-        WriteTx::Own(tx) if tx.by_text && tx.open => "; COMMIT",
+        WriteTx::Own(tx) if tx.by_text && tx.open => {
+            tx.commit_sent = true;
+            "; COMMIT"
+        }
         _ => "",
-    }
-}
-
-/// Notes that a call ending with [`commit_text`] committed `tx`.
-fn committed_by_text(tx: &mut WriteTx) {
-    if let WriteTx::Own(tx) = tx {
-        tx.open = false;
     }
 }
 
@@ -304,6 +306,7 @@ impl SqliteStore {
                     conn: Some(conn),
                     open: true,
                     by_text: false,
+                    commit_sent: false,
                 })
             }
             Writer::Shared(pool) => WriteTx::Shared(pool.begin_with(BEGIN).await?),
@@ -323,6 +326,7 @@ impl SqliteStore {
                     conn: Some(conn),
                     open: true,
                     by_text: true,
+                    commit_sent: false,
                 };
                 (WriteTx::Own(tx), "BEGIN IMMEDIATE; ")
             }
@@ -480,13 +484,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 0, "the dropped write rolled back");
-        let commit = commit_text(&tx);
+        let commit = commit_text(&mut tx);
         assert_eq!(commit, "; COMMIT");
         sqlx::query(&format!("{insert}{commit}"))
             .execute(&mut *tx)
             .await
             .unwrap();
-        committed_by_text(&mut tx);
         tx.commit().await.unwrap();
         let n: i64 = sqlx::query_scalar(count)
             .fetch_one(store.pool())

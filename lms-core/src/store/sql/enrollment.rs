@@ -12,9 +12,9 @@
 //! `second`'s rows and numbering parameters across both,
 //! `self.write_by_text()`, a write step with the text its first statement
 //! starts with (the `BEGIN`, where the backend can send it with a
-//! statement), `commit_text(&tx)`, what ends a statement text to commit
-//! in the same call (empty where the backend cannot), and
-//! `committed_by_text(&mut tx)`, which notes such a call succeeded,
+//! statement), `commit_text(&mut tx)`, what ends a statement text to
+//! commit in the same call (empty where the backend cannot; `tx.commit()`
+//! then sends only what the text did not),
 //! and `self.progress`, the batcher of progress steps, with
 //! [`ProgressStep`] and `ProgressWritten` in scope.
 
@@ -342,7 +342,7 @@ macro_rules! enrollment_sql {
                         enrollment_columns("")
                     );
                     // Without events to follow, the commit can go too.
-                    let commit = if events.is_empty() { commit_text(&tx) } else { "" };
+                    let commit = if events.is_empty() { commit_text(&mut tx) } else { "" };
                     let sql = format!("{}{commit}", then(&upsert, &update));
                     let mut query = sqlx::query(&sql);
                     for ((user, lecture), (course, at)) in &upserts {
@@ -367,12 +367,8 @@ macro_rules! enrollment_sql {
                             .bind(e.last_activity_at.map(ts))
                             .bind(e.completed_at.map(ts));
                     }
-                    let rows = query.fetch_all(&mut *tx).await?;
-                    if !commit.is_empty() {
-                        committed_by_text(&mut tx);
-                    }
                     // The enrollments as stored, for the answers.
-                    for row in rows {
+                    for row in query.fetch_all(&mut *tx).await? {
                         let enrollment = enrollment_from(&row)?;
                         if let Some(l) =
                             learners.get_mut(&(enrollment.course_id, enrollment.user_id))
