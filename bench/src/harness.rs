@@ -462,18 +462,6 @@ async fn run_store(
     let login_pool_first = learners_needed;
     let login_pool = (o.scale.learners() - learners_needed).min(20_000);
 
-    // Timed here for the same reason as `hello`: the login ceiling must see
-    // the machine the login scenario sees.
-    let hash_time = tokio::task::spawn_blocking(|| argon::time_one_hash(7))
-        .await
-        .map_err(|e| format!("hash timing: {e}"))?;
-    let login_ceiling = ceilings.cores as f64 / hash_time.as_secs_f64();
-    notes.push(format!(
-        "{store}: one Argon2id hash beside its scenarios: {:.1} ms; {} cores / t_hash = {:.1} logins/s",
-        hash_time.as_secs_f64() * 1000.0,
-        ceilings.cores,
-        login_ceiling
-    ));
     let mut idle_catalog: Option<LoadResult> = None;
     for &scenario in &o.scenarios {
         if signed_in_at.elapsed() > TOKEN_REFRESH {
@@ -521,9 +509,10 @@ async fn run_store(
                     Some(("hello", hello)),
                 )
             }
+            // Its ceiling is timed around it, below.
             Scenario::Login => (
                 login_load(addr, login_pool_first, login_pool, o.connections),
-                Some(("cores/t_hash", login_ceiling)),
+                None,
             ),
             Scenario::Playback => (
                 Arc::new(move |c, seq| {
@@ -562,6 +551,7 @@ async fn run_store(
                         load::run(spec(addr, o, o.connections, make)).await
                     }
                 };
+                let hash_before = time_hash().await?;
                 say(&format!(
                     "{store}: storm: catalog x{} beside login x{}",
                     o.connections, o.storm_connections
@@ -579,6 +569,8 @@ async fn run_store(
                     login_load(addr, login_pool_first, login_pool, o.storm_connections),
                 ));
                 let (catalog, logins) = tokio::join!(catalog, logins);
+                let login_ceiling =
+                    login_ceiling(store, "storm", ceilings.cores, hash_before, notes).await?;
                 let line = format!(
                     "{store}: catalog p99 {:.2} ms idle, {:.2} ms during the login storm ({:.2}x)",
                     idle.latency_ms(0.99),
@@ -612,6 +604,10 @@ async fn run_store(
                 continue;
             }
         };
+        let hash_before = match scenario {
+            Scenario::Login => Some(time_hash().await?),
+            _ => None,
+        };
         say(&format!(
             "{store}: {} x{} for {:.0} s",
             scenario.name(),
@@ -619,6 +615,13 @@ async fn run_store(
             o.duration.as_secs_f64()
         ));
         let result = load::run(spec(addr, o, o.connections, make)).await;
+        let ceiling = match hash_before {
+            Some(before) => Some((
+                "cores/t_hash",
+                login_ceiling(store, "login", ceilings.cores, before, notes).await?,
+            )),
+            None => ceiling,
+        };
         say(&format!(
             "{store}: {}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors{}",
             scenario.name(),
@@ -646,6 +649,48 @@ async fn run_store(
     Ok(())
 }
 
+/// Runs of the hash timed on each side of a login scenario: enough for a
+/// median that one slow run does not move, few enough to take well under
+/// a second.
+const HASH_RUNS: usize = 15;
+
+/// The time of one Argon2 hash, now (see [`argon::time_one_hash`]).
+async fn time_hash() -> Result<Duration, String> {
+    tokio::task::spawn_blocking(|| argon::time_one_hash(HASH_RUNS))
+        .await
+        .map_err(|e| format!("hash timing: {e}"))
+}
+
+/// The login ceiling of a scenario that ran between `before` and now:
+/// `cores` over the mean of the hash timed just before it and the one
+/// timed just after. On a shared machine one hash's time drifts by tens of
+/// percent within minutes, so a ceiling timed apart from its scenario
+/// measures the neighbours more than the server. Both times go in the notes.
+async fn login_ceiling(
+    store: &str,
+    scenario: &str,
+    cores: usize,
+    before: Duration,
+    notes: &mut Vec<String>,
+) -> Result<f64, String> {
+    let after = time_hash().await?;
+    let mean = (before + after) / 2;
+    let ceiling = cores as f64 / mean.as_secs_f64();
+    let parallel = tokio::task::spawn_blocking(move || argon::parallel_hash_rate(cores, HASH_RUNS))
+        .await
+        .map_err(|e| format!("hash timing: {e}"))?;
+    notes.push(format!(
+        "{store}: {scenario}: one Argon2id hash {:.1} ms just before, {:.1} ms just after; \
+         {cores} cores / {:.1} ms = {ceiling:.1} logins/s. With {cores} threads hashing at once \
+         and no server, the machine made {parallel:.1} hashes/s ({:.1}% of that ceiling)",
+        before.as_secs_f64() * 1000.0,
+        after.as_secs_f64() * 1000.0,
+        mean.as_secs_f64() * 1000.0,
+        parallel / ceiling * 100.0,
+    ));
+    Ok(ceiling)
+}
+
 /// Measures the ceilings and every selected store; never panics on a store
 /// that fails (its error becomes a note and its targets fail).
 pub async fn run(o: &Options) -> Result<Report, String> {
@@ -657,9 +702,7 @@ pub async fn run(o: &Options) -> Result<Report, String> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     say("timing one Argon2 hash with the core's parameters");
-    let hash_time = tokio::task::spawn_blocking(|| argon::time_one_hash(7))
-        .await
-        .map_err(|e| format!("hash timing: {e}"))?;
+    let hash_time = time_hash().await?;
 
     let wants_pg = matches!(o.stores, Stores::Postgres | Stores::Both);
     let pgbench_tps = if wants_pg {
@@ -834,7 +877,7 @@ impl Report {
         let _ = writeln!(
             out,
             "- one Argon2id hash (m=19456 KiB, t=2, p=1) at the start: {:.1} ms; {} cores / t_hash = {:.1} logins/s \
-             (each store's login rows use the hash timed beside them, in the notes)",
+             (each login row uses the hash timed just before and after it, in the notes)",
             c.hash_time.as_secs_f64() * 1000.0,
             c.cores,
             c.login_ceiling()
