@@ -6,6 +6,13 @@
 //! unbounded number at once would let a login flood exhaust memory. So hashes
 //! run on threads of their own behind a semaphore.
 //!
+//! Each hash thread keeps its Argon2 memory from one hash to the next
+//! ([`Memory`]) rather than allocating it per hash: a fresh 19 MiB block is
+//! zeroed by the allocator (or faulted in page by page), work that has
+//! nothing to do with the hash and that Argon2 does not need, as it writes
+//! every block before reading it. A thread left idle for
+//! [`RELEASE_MEMORY_AFTER`] gives its memory back.
+//!
 //! On Linux those threads run at a lower CPU priority (nice
 //! [`HASH_NICE`]) than the request workers and the database drivers: when
 //! the cores are busy, a hash yields to them. A burst of logins then slows
@@ -15,11 +22,13 @@
 //! hash threads idle waiting for them. With idle cores a hash runs at full
 //! speed.
 
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use argon2::password_hash::generate_salt;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::config::Config;
@@ -39,8 +48,29 @@ pub(crate) struct Verified {
 /// CPU a nice-0 one does.
 pub(crate) const HASH_NICE: i32 = 10;
 
-/// Work for a hash thread.
-type Job = Box<dyn FnOnce() + Send>;
+/// How long a hash thread keeps its memory with no work to do.
+pub(crate) const RELEASE_MEMORY_AFTER: Duration = Duration::from_secs(30);
+
+/// Work for a hash thread, given the thread's memory.
+type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+
+/// A hash thread's Argon2 memory, allocated at its first hash and reused.
+#[derive(Debug, Default)]
+pub(crate) struct Memory {
+    blocks: Vec<Block>,
+}
+
+impl Memory {
+    /// At least the blocks `params` need (Argon2 uses the first ones); grows
+    /// for a stored hash with a higher memory cost.
+    fn blocks(&mut self, params: &Params) -> &mut [Block] {
+        let needed = params.block_count();
+        if self.blocks.len() < needed {
+            self.blocks = vec![Block::default(); needed];
+        }
+        &mut self.blocks
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct Hasher {
@@ -93,7 +123,10 @@ impl Hasher {
     /// client hung up), the hash still runs to the end, and its permit must
     /// stay taken until it does, or the bound would not hold. There are as
     /// many threads as permits, so a job with a permit never queues long.
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Memory) -> T + Send + 'static,
+    ) -> Result<T> {
         let permit = self
             .permits
             .clone()
@@ -101,8 +134,8 @@ impl Hasher {
             .await
             .map_err(Error::internal)?;
         let (done, answer) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            let out = work();
+        let job: Job = Box::new(move |memory| {
+            let out = work(memory);
             drop(permit);
             // The caller may be gone; the work is done either way.
             let _ = done.send(out);
@@ -121,13 +154,8 @@ impl Hasher {
     pub(crate) async fn hash(&self, password: &str) -> Result<String> {
         let params = self.params.clone();
         let password = password.to_owned();
-        self.run(move || {
-            Self::argon2(params)
-                .hash_password(password.as_bytes())
-                .map(|h| h.to_string())
-                .map_err(Error::internal)
-        })
-        .await?
+        self.run(move |memory| phc_hash(&params, password.as_bytes(), memory))
+            .await?
     }
 
     /// Checks `password` against the PHC string `stored`.
@@ -135,11 +163,9 @@ impl Hasher {
         let params = self.params.clone();
         let password = password.to_owned();
         let stored = stored.to_owned();
-        self.run(move || {
+        self.run(move |memory| {
             let hash = PasswordHash::new(&stored).map_err(Error::internal)?;
-            let ok = Self::argon2(params.clone())
-                .verify_password(password.as_bytes(), &hash)
-                .is_ok();
+            let ok = matches(password.as_bytes(), &hash, memory);
             Ok(Verified {
                 ok,
                 needs_rehash: ok && weaker_than(&hash, &params),
@@ -169,16 +195,68 @@ impl Hasher {
 
 /// A hash thread: lowers its own priority, then runs jobs until the
 /// [`Hasher`] is dropped.
+///
+/// One thread waits on the queue at a time (the others wait for the lock),
+/// so idle threads give their memory back one [`RELEASE_MEMORY_AFTER`]
+/// after another.
 fn hash_thread(queue: &Mutex<Receiver<Job>>) {
     lower_priority();
+    let mut memory = Memory::default();
     loop {
         // The lock is held only while waiting: the job runs after it drops.
-        let job = queue.lock().map(|q| q.recv());
+        let job = queue.lock().map(|q| q.recv_timeout(RELEASE_MEMORY_AFTER));
         match job {
-            Ok(Ok(job)) => job(),
+            Ok(Ok(job)) => job(&mut memory),
+            Ok(Err(RecvTimeoutError::Timeout)) => memory = Memory::default(),
             _ => return,
         }
     }
+}
+
+/// Argon2id v1.3 of `password` with `params` and a fresh random salt, as a
+/// PHC string, hashed in `memory`.
+fn phc_hash(params: &Params, password: &[u8], memory: &mut Memory) -> Result<String> {
+    let salt = generate_salt();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    Hasher::argon2(params.clone())
+        .hash_password_into_with_memory(password, &salt, &mut out, memory.blocks(params))
+        .map_err(Error::internal)?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(Error::internal)?,
+        salt: Some(Salt::new(&salt).map_err(Error::internal)?),
+        hash: Some(Output::new(&out).map_err(Error::internal)?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Whether `password` hashes to `hash` under the algorithm, version and
+/// costs `hash` names, hashed in `memory`. A hash that cannot be checked
+/// (no salt, an unknown algorithm, costs out of range) matches nothing.
+fn matches(password: &[u8], hash: &PasswordHash, memory: &mut Memory) -> bool {
+    let mut check = || -> std::result::Result<bool, argon2::password_hash::Error> {
+        let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+            return Ok(false);
+        };
+        let algorithm = Algorithm::new(hash.algorithm.as_str())?;
+        let version = hash
+            .version
+            .map(Version::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let params = Params::try_from(hash)?;
+        let mut out = vec![0u8; expected.len()];
+        Argon2::new(algorithm, version, params.clone()).hash_password_into_with_memory(
+            password,
+            salt,
+            &mut out,
+            memory.blocks(&params),
+        )?;
+        // `Output` compares in constant time.
+        Ok(Output::new(&out)? == *expected)
+    };
+    check().unwrap_or(false)
 }
 
 /// Sets the calling thread's niceness to [`HASH_NICE`]. On Linux the nice
@@ -210,6 +288,7 @@ fn weaker_than(hash: &PasswordHash, want: &Params) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::{PasswordHasher as _, PasswordVerifier as _};
 
     fn config() -> Config {
         Config::with_jwt_secret("x".repeat(32))
@@ -232,13 +311,64 @@ mod tests {
         assert!(!v.ok);
     }
 
+    #[test]
+    fn hashes_in_reused_memory_are_the_standard_phc_hashes() {
+        let standard = |m: u32, t: u32| Hasher::argon2(Params::new(m, t, 1, None).unwrap());
+        let params = Hasher::new(&config()).unwrap().params;
+        // One memory for every step below: each leaves the next stale blocks.
+        let mut memory = Memory::default();
+        let ours = phc_hash(&params, b"correct horse", &mut memory).unwrap();
+        let ours = PasswordHash::new(&ours).unwrap();
+        assert!(
+            standard(19456, 2)
+                .verify_password(b"correct horse", &ours)
+                .is_ok()
+        );
+        assert!(matches(b"correct horse", &ours, &mut memory));
+        assert!(!matches(b"wrong horse", &ours, &mut memory));
+        // Hashes the crate made on its own, with more memory than the
+        // configured costs (the memory grows), then with less (a prefix of
+        // it, holding the bigger hash's blocks).
+        for (m, t) in [(32768, 2), (8192, 1)] {
+            let theirs = standard(m, t).hash_password(b"battery staple").unwrap();
+            assert!(
+                matches(b"battery staple", &theirs, &mut memory),
+                "m={m}, t={t}"
+            );
+            assert!(!matches(b"battery stapler", &theirs, &mut memory));
+        }
+        assert_eq!(memory.blocks.len(), 32768);
+        // Nothing to compare with: no match, and no panic.
+        let saltless = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1").unwrap();
+        assert!(!matches(b"correct horse", &saltless, &mut memory));
+    }
+
+    #[tokio::test]
+    async fn a_hash_thread_keeps_its_memory_between_hashes() {
+        let mut one = config();
+        one.hash_concurrency = 1;
+        let hasher = Hasher::new(&one).unwrap();
+        hasher.hash("correct horse battery").await.unwrap();
+        let kept = hasher
+            .run(|memory| (memory.blocks.len(), memory.blocks.as_ptr() as usize))
+            .await
+            .unwrap();
+        assert_eq!(kept.0, hasher.params.block_count());
+        hasher.hash("another password").await.unwrap();
+        let again = hasher
+            .run(|memory| (memory.blocks.len(), memory.blocks.as_ptr() as usize))
+            .await
+            .unwrap();
+        assert_eq!(again, kept, "the same blocks, not new ones");
+    }
+
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn hashes_run_at_a_lower_priority_than_the_caller() {
         let hasher = Hasher::new(&config()).unwrap();
         let caller = rustix::process::getpriority_process(None).unwrap();
         let worker = hasher
-            .run(|| rustix::process::getpriority_process(None).unwrap())
+            .run(|_| rustix::process::getpriority_process(None).unwrap())
             .await
             .unwrap();
         assert!(caller < HASH_NICE, "the tests run at a normal priority");
@@ -253,7 +383,7 @@ mod tests {
         let hasher = Hasher::new(&one_at_a_time).unwrap();
         let (started_tx, started) = std::sync::mpsc::channel();
         let (finish, finish_rx) = std::sync::mpsc::channel::<()>();
-        let call = hasher.run(move || {
+        let call = hasher.run(move |_| {
             started_tx.send(()).unwrap();
             finish_rx.recv().unwrap();
         });
@@ -271,7 +401,7 @@ mod tests {
             "the permit is released while the work still runs"
         );
         finish.send(()).unwrap();
-        hasher.run(|| ()).await.unwrap();
+        hasher.run(|_| ()).await.unwrap();
         assert_eq!(hasher.permits.available_permits(), 1);
     }
 
