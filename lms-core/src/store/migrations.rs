@@ -47,6 +47,11 @@ pub(crate) static SQLITE: Embedded = &[
         "progress layout",
         include_str!("migrations/sqlite/0008_progress_layout.sql"),
     ),
+    (
+        9,
+        "completed progress",
+        include_str!("migrations/sqlite/0009_completed_progress.sql"),
+    ),
 ];
 
 pub(crate) static POSTGRES: Embedded = &[
@@ -80,6 +85,11 @@ pub(crate) static POSTGRES: Embedded = &[
         7,
         "payments",
         include_str!("migrations/postgres/0007_payments.sql"),
+    ),
+    (
+        8,
+        "completed progress",
+        include_str!("migrations/postgres/0008_completed_progress.sql"),
     ),
 ];
 

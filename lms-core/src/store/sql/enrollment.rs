@@ -146,8 +146,8 @@ macro_rules! enrollment_sql {
 
             /// One transaction for all of `steps`, with a fixed number of
             /// statements however many there are: the learners' enrollments
-            /// (locked) with the course's lecture count and their progress
-            /// rows, then one upsert with one enrollment update (a single
+            /// (locked) with the course's lecture count, their completed
+            /// lectures and the rows the steps write, then one upsert with one enrollment update (a single
             /// call) and one event insert when there are events. On SQLite
             /// the `BEGIN` goes with the read, and the `COMMIT` with the
             /// last statement: two calls in all, without events. The steps
@@ -159,6 +159,7 @@ macro_rules! enrollment_sql {
                 steps: &[ProgressStep],
             ) -> Result<Vec<Result<ProgressWritten>>> {
                 use std::collections::HashMap;
+                use std::collections::hash_map::Entry;
                 use $crate::store::sql::values;
 
                 struct Learner {
@@ -171,61 +172,68 @@ macro_rules! enrollment_sql {
 
                 let (mut tx, begin) = self.write_by_text().await?;
 
-                let mut keys: Vec<(CourseId, UserId)> = Vec::new();
-                let mut lectures: Vec<LectureId> = Vec::new();
+                // One key per learner and lecture the steps write.
+                let mut keys: Vec<(CourseId, UserId, LectureId)> = Vec::new();
                 for step in steps {
-                    if !keys.contains(&(step.course, step.user)) {
-                        keys.push((step.course, step.user));
-                    }
-                    if !lectures.contains(&step.lecture) {
-                        lectures.push(step.lecture);
+                    let key = (step.course, step.user, step.lecture);
+                    if !keys.contains(&key) {
+                        keys.push(key);
                     }
                 }
                 // The keys drive the join (`CROSS JOIN` keeps SQLite from
                 // scanning the table against the list instead). Of each
                 // learner's rows, the completed ones (for the course's
-                // figures) and those the steps write come as one JSON
-                // value, as each row would cost a trip through the
-                // driver's channel. Locked in id order, so batches of two
-                // instances never wait on each other crosswise.
+                // figures, from an index that holds only those) and the
+                // one the key writes come as JSON values, as each row
+                // would cost a trip through the driver's channel; rows a
+                // player merely left a position in are not read. Locked in
+                // id order, so batches of two instances never wait on each
+                // other crosswise.
                 let sql = format!(
                     "{begin}SELECT {}, \
                      (SELECT COUNT(*) FROM lectures l WHERE l.course_id = e.course_id) \
                      AS total_lectures, \
                      (SELECT {PROGRESS_ROWS_JSON} FROM lecture_progress p \
                       WHERE p.user_id = e.user_id AND p.course_id = e.course_id \
-                      AND (p.completed_at IS NOT NULL OR p.lecture_id IN ({}))) AS rows \
+                      AND p.completed_at IS NOT NULL) AS rows, \
+                     (SELECT {PROGRESS_ROWS_JSON} FROM lecture_progress p \
+                      WHERE p.user_id = e.user_id AND p.course_id = e.course_id \
+                      AND p.lecture_id = v.column3) AS own \
                      FROM ({}) AS v CROSS JOIN enrollments e \
                      WHERE e.course_id = v.column1 AND e.user_id = v.column2 \
                      ORDER BY e.id{FOR_UPDATE}{}",
                     enrollment_columns("e."),
-                    values(lectures.len(), 1, 1),
-                    values(keys.len(), 2, 1 + lectures.len()),
+                    values(keys.len(), 3, 1),
                     if FOR_UPDATE.is_empty() { "" } else { " OF e" }
                 );
                 let mut query = sqlx::query(&sql);
-                for lecture in &lectures {
-                    query = query.bind(lecture.0);
-                }
-                for (course, user) in &keys {
-                    query = query.bind(course.0).bind(user.0);
+                for (course, user, lecture) in &keys {
+                    query = query.bind(course.0).bind(user.0).bind(lecture.0);
                 }
                 let mut learners: HashMap<(CourseId, UserId), Learner> = HashMap::new();
                 for row in query.fetch_all(&mut *tx).await? {
                     let enrollment = enrollment_from(&row)?;
-                    let rows = progress_rows(&row)?
-                        .into_iter()
-                        .map(|p| (p.lecture_id, p.completed_at, p.position_secs))
-                        .collect();
-                    learners.insert(
-                        (enrollment.course_id, enrollment.user_id),
-                        Learner {
-                            enrollment,
+                    // A learner writing several lectures has a row for
+                    // each, with the same enrollment and completed rows.
+                    let learner = match learners.entry((enrollment.course_id, enrollment.user_id)) {
+                        Entry::Occupied(known) => known.into_mut(),
+                        Entry::Vacant(new) => new.insert(Learner {
                             total_lectures: row.try_get("total_lectures")?,
-                            rows,
+                            rows: progress_rows(&row, "rows")?
+                                .into_iter()
+                                .map(|p| (p.lecture_id, p.completed_at, p.position_secs))
+                                .collect(),
+                            enrollment,
                             touched: false,
-                        },
-                    );
+                        }),
+                    };
+                    for p in progress_rows(&row, "own")? {
+                        let now = (p.lecture_id, p.completed_at, p.position_secs);
+                        match learner.rows.iter_mut().find(|r| r.0 == p.lecture_id) {
+                            Some(known) => *known = now,
+                            None => learner.rows.push(now),
+                        }
+                    }
                 }
 
                 let mut outcomes: Vec<Option<ProgressRecorded>> = Vec::with_capacity(steps.len());
@@ -406,10 +414,11 @@ macro_rules! enrollment_sql {
             }
         }
 
-        /// The `rows` column, [`PROGRESS_ROWS_JSON`]; none is NULL or `[]`.
-        fn progress_rows(row: &$row) -> Result<Vec<LectureProgress>> {
+        /// The rows in `column`, a [`PROGRESS_ROWS_JSON`]; none is NULL
+        /// or `[]`.
+        fn progress_rows(row: &$row, column: &str) -> Result<Vec<LectureProgress>> {
             type Rows = Vec<(Uuid, Option<Timestamp>, i64, Timestamp)>;
-            let rows: Option<Json<Rows>> = row.try_get("rows")?;
+            let rows: Option<Json<Rows>> = row.try_get(column)?;
             Ok(rows
                 .map(|Json(rows)| rows)
                 .unwrap_or_default()
@@ -730,7 +739,7 @@ macro_rules! enrollment_sql {
                 .bind(course.0)
                 .fetch_one(&self.pool)
                 .await?;
-                progress_rows(&row)
+                progress_rows(&row, "rows")
             }
 
             async fn reset_progress(
