@@ -13,6 +13,11 @@
 //!
 //! A zero TTL, or a store that does not count its writes, turns it off.
 //!
+//! An entry in the last quarter of its TTL is read anew by the first
+//! request to find it there, while the others are still served the entry:
+//! a popular answer is then refreshed before it expires, and only that one
+//! request waits for the store, rather than every request in flight for it.
+//!
 //! [`Store::committed_writes`]: crate::store::Store::committed_writes
 
 use std::collections::HashMap;
@@ -67,12 +72,18 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
 
     /// The value for `key` if it is younger than `ttl` and no write was
     /// committed since it was read (`writes` is the count now).
-    pub(crate) fn get(&self, key: &K, writes: u64, ttl: Duration) -> Option<V> {
+    #[cfg(test)]
+    fn get(&self, key: &K, writes: u64, ttl: Duration) -> Option<V> {
+        self.lookup(key, writes, ttl).map(|(value, _)| value)
+    }
+
+    /// [`get`](Self::get), and whether the value is in the last quarter of
+    /// its life, to be read anew.
+    fn lookup(&self, key: &K, writes: u64, ttl: Duration) -> Option<(V, bool)> {
         let entries = self.entries.lock().expect("read cache");
-        entries
-            .get(key)
-            .filter(|e| e.writes == writes && e.read_at.elapsed() < ttl)
-            .map(|e| e.value.clone())
+        let entry = entries.get(key).filter(|e| e.writes == writes)?;
+        let age = entry.read_at.elapsed();
+        (age < ttl).then(|| (entry.value.clone(), age >= ttl - ttl / 4))
     }
 
     /// The value for `key`, or `load`'s, kept; one load per key at a time
@@ -90,13 +101,20 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
     {
         loop {
             let now = writes();
-            if let Some(value) = self.get(&key, now, ttl) {
-                return Ok(value);
-            }
+            // Fresh: served. Aging: served unless no one is reading it anew.
+            let aging = match self.lookup(&key, now, ttl) {
+                Some((value, false)) => return Ok(value),
+                Some((value, true)) => Some(value),
+                None => None,
+            };
             let other = {
                 let mut loading = self.loading.lock().expect("read cache");
                 match loading.get(&key) {
-                    Some(other) => Some(other.clone()),
+                    Some(other) => match aging {
+                        // Being read anew: served meanwhile.
+                        Some(value) => return Ok(value),
+                        None => Some(other.clone()),
+                    },
                     None => {
                         loading.insert(key.clone(), Arc::new(Notify::new()));
                         None
@@ -109,9 +127,14 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
                     key: &key,
                 };
                 let read_at = Instant::now();
-                let value = load.await?;
-                self.put(key.clone(), value.clone(), now, read_at, ttl);
-                return Ok(value);
+                return match load.await {
+                    Ok(value) => {
+                        self.put(key.clone(), value.clone(), now, read_at, ttl);
+                        Ok(value)
+                    }
+                    // An early read that failed leaves the entry servable.
+                    Err(e) => aging.ok_or(e),
+                };
             };
             // Wait for the other load, then look again: the value is there,
             // or (it failed, or a write came since) this request reads it.
@@ -219,6 +242,51 @@ mod tests {
         assert!(dropped.is_err());
         let loaded = cache.get_or_load("k", || 0, MINUTE, async { Ok(2) });
         assert_eq!(loaded.await.unwrap(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_aging_entry_is_read_anew_by_one_request_while_the_others_are_served_it() {
+        let cache: Arc<ReadCache<&str, u32>> = Arc::new(ReadCache::new(10));
+        let ttl = Duration::from_secs(10);
+        // Younger than three quarters of the TTL: served, nothing read.
+        cache.put("k", 1, 0, Instant::now() - Duration::from_secs(7), ttl);
+        let unread = cache.get_or_load("k", || 0, ttl, async { panic!("read a fresh entry") });
+        assert_eq!(unread.await.unwrap(), 1);
+
+        cache.put("k", 1, 0, Instant::now() - Duration::from_secs(8), ttl);
+        let (started, start) = tokio::sync::oneshot::channel();
+        let reader = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .get_or_load("k", || 0, ttl, async {
+                        started.send(()).unwrap();
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Ok(2)
+                    })
+                    .await
+            })
+        };
+        start.await.unwrap();
+        // Meanwhile the others get the entry without waiting or reading.
+        let others = cache.get_or_load("k", || 0, ttl, async { panic!("read it twice") });
+        let served = tokio::time::timeout(Duration::from_millis(50), others).await;
+        assert_eq!(served.expect("served without waiting").unwrap(), 1);
+        assert_eq!(reader.await.unwrap().unwrap(), 2);
+        assert_eq!(cache.lookup(&"k", 0, ttl), Some((2, false)));
+
+        // An early read that fails leaves the entry as it was.
+        cache.put("k", 3, 0, Instant::now() - Duration::from_secs(9), ttl);
+        let failed = cache.get_or_load("k", || 0, ttl, async {
+            Err(crate::Error::internal("store down"))
+        });
+        assert_eq!(failed.await.unwrap(), 3);
+        // Past the TTL nothing is served: a failed read is the answer.
+        cache.put("k", 3, 0, Instant::now() - Duration::from_secs(11), ttl);
+        let expired = cache.get_or_load("k", || 0, ttl, async {
+            Err(crate::Error::internal("store down"))
+        });
+        assert!(expired.await.is_err());
     }
 
     #[test]
