@@ -247,42 +247,44 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_aging_entry_is_read_anew_by_one_request_while_the_others_are_served_it() {
         let cache: Arc<ReadCache<&str, u32>> = Arc::new(ReadCache::new(10));
-        let ttl = Duration::from_secs(10);
+        let ttl = Duration::from_secs(20);
+        let aged = |secs| Instant::now() - Duration::from_secs(secs);
         // Younger than three quarters of the TTL: served, nothing read.
-        cache.put("k", 1, 0, Instant::now() - Duration::from_secs(7), ttl);
+        cache.put("k", 1, 0, aged(2), ttl);
         let unread = cache.get_or_load("k", || 0, ttl, async { panic!("read a fresh entry") });
         assert_eq!(unread.await.unwrap(), 1);
 
-        cache.put("k", 1, 0, Instant::now() - Duration::from_secs(8), ttl);
+        cache.put("k", 1, 0, aged(16), ttl);
         let (started, start) = tokio::sync::oneshot::channel();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
         let reader = {
             let cache = cache.clone();
             tokio::spawn(async move {
                 cache
                     .get_or_load("k", || 0, ttl, async {
                         started.send(()).unwrap();
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        released.await.unwrap();
                         Ok(2)
                     })
                     .await
             })
         };
         start.await.unwrap();
-        // Meanwhile the others get the entry without waiting or reading.
+        // While it reads, the others get the entry without waiting or reading.
         let others = cache.get_or_load("k", || 0, ttl, async { panic!("read it twice") });
-        let served = tokio::time::timeout(Duration::from_millis(50), others).await;
-        assert_eq!(served.expect("served without waiting").unwrap(), 1);
+        assert_eq!(others.await.unwrap(), 1);
+        release.send(()).unwrap();
         assert_eq!(reader.await.unwrap().unwrap(), 2);
         assert_eq!(cache.lookup(&"k", 0, ttl), Some((2, false)));
 
         // An early read that fails leaves the entry as it was.
-        cache.put("k", 3, 0, Instant::now() - Duration::from_secs(9), ttl);
+        cache.put("k", 3, 0, aged(18), ttl);
         let failed = cache.get_or_load("k", || 0, ttl, async {
             Err(crate::Error::internal("store down"))
         });
         assert_eq!(failed.await.unwrap(), 3);
         // Past the TTL nothing is served: a failed read is the answer.
-        cache.put("k", 3, 0, Instant::now() - Duration::from_secs(11), ttl);
+        cache.put("k", 3, 0, aged(22), ttl);
         let expired = cache.get_or_load("k", || 0, ttl, async {
             Err(crate::Error::internal("store down"))
         });
