@@ -147,13 +147,14 @@ macro_rules! enrollment_sql {
             /// One transaction for all of `steps`, with a fixed number of
             /// statements however many there are: the learners' enrollments
             /// (locked) with the course's lecture count, their completed
-            /// lectures and the rows the steps write, then one upsert with one enrollment update (a single
-            /// call) and one event insert when there are events. On SQLite
-            /// the `BEGIN` goes with the read, and the `COMMIT` with the
-            /// last statement: two calls in all, without events. The steps
-            /// apply in order, as if one after the other;
-            /// a step without a live enrollment fails alone. Each answer
-            /// holds the learner's state after the whole batch.
+            /// lectures and the rows the steps write, then one upsert with
+            /// one enrollment update (a single call) and one event insert
+            /// when there are events. On SQLite the `BEGIN` goes with the
+            /// read, and the `COMMIT` with the last statement: two calls in
+            /// all, without events. The steps apply in order, as if one
+            /// after the other; a step without a live enrollment fails
+            /// alone. Each answer holds the learner's state after the
+            /// whole batch.
             async fn progress_batch(
                 &self,
                 steps: &[ProgressStep],
