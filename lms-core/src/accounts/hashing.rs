@@ -230,9 +230,9 @@ fn hash_thread(queue: &Mutex<Receiver<Job>>, pace: &Pace) {
 /// hold 2 x 19 MiB, more than a 32 MiB L3 cache, and a hash sliced in
 /// between requests on every core leaves each core's own caches cold for
 /// the next request. In the benchmark's login storm (SQLite) the catalog's
-/// p99 was 5.2 ms with neither, 4.5 ms with the lane, 3.7 to 3.8 ms with
-/// the lane on one core; logins alone, with idle cores, ran as fast as
-/// before.
+/// p99 was 5.1 to 5.4 ms with neither, 4.4 to 4.5 ms with the lane, 3.7
+/// to 4.4 ms with the lane on one core; logins alone, with idle cores, ran
+/// as fast as before.
 #[derive(Debug)]
 struct Pace {
     contended: AtomicBool,
@@ -262,10 +262,11 @@ impl Pace {
             }
             *in_lane = contended;
         }
-        let started = (Instant::now(), thread_cpu());
+        let started = Instant::now();
+        let cpu_before = thread_cpu();
         hash();
-        if let (Some(cpu_before), Some(cpu_after)) = (started.1, thread_cpu()) {
-            self.record(cpu_after.saturating_sub(cpu_before), started.0.elapsed());
+        if let (Some(before), Some(after)) = (cpu_before, thread_cpu()) {
+            self.record(after.saturating_sub(before), started.elapsed());
         }
     }
 
