@@ -178,6 +178,33 @@ impl Error {
         Self::new(ErrorKind::Provider, message)
     }
 
+    /// `provider`: a request to `who` failed on the way (no connection, a
+    /// timeout, an answer that broke off). The message says which of those,
+    /// never the address: a presigned link carries its credentials in the
+    /// query. The log gets the host and the error, less the link.
+    pub fn unreachable(who: &str, err: reqwest::Error) -> Self {
+        let host = err
+            .url()
+            .and_then(|url| url.host_str())
+            .unwrap_or_default()
+            .to_owned();
+        let err = err.without_url();
+        let what = if err.is_timeout() {
+            "did not answer in time"
+        } else if err.is_connect() {
+            "could not be reached"
+        } else if err.is_body() || err.is_decode() {
+            "broke off its answer"
+        } else {
+            "did not answer"
+        };
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        tracing::warn!(provider = who, %host, error = %err, ?cause, "provider request failed");
+        let mut unreachable = Self::provider(format!("{who} {what}"));
+        unreachable.source = Some(Box::new(err));
+        unreachable
+    }
+
     /// `rate_limited`, retry after `wait`.
     pub fn rate_limited(message: impl Into<String>, wait: Duration) -> Self {
         let mut err = Self::new(ErrorKind::RateLimited, message);
@@ -280,6 +307,25 @@ impl From<sqlx::migrate::MigrateError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_provider_error_names_neither_address_nor_query() {
+        // A port nothing listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/bucket/key?X-Amz-Signature=s3cr3t");
+        let failed = reqwest::Client::new().head(&url).send().await.unwrap_err();
+        let err = Error::unreachable("object storage", failed);
+        assert_eq!(err.kind(), ErrorKind::Provider);
+        assert_eq!(err.message(), "object storage could not be reached");
+        // What the caller sees is the message alone; the kept source (for
+        // the log) may name the host and port, never the query.
+        let chain = format!("{err} {:?}", std::error::Error::source(&err));
+        assert!(!chain.contains("s3cr3t"), "{chain}");
+    }
 
     #[test]
     fn every_kind_has_a_distinct_snake_case_code() {

@@ -44,7 +44,7 @@ pub fn verify_hmac_hex(key: &[u8], parts: &[&[u8]], hex_digest: &str) -> bool {
 pub enum SignatureProblem {
     /// No `t=` or no `v1=` element.
     Malformed,
-    /// The timestamp is older than the tolerance (or too far ahead).
+    /// The timestamp is older than the tolerance.
     Stale,
     /// No `v1` matches.
     Mismatch,
@@ -55,7 +55,7 @@ impl SignatureProblem {
     pub fn message(self) -> &'static str {
         match self {
             Self::Malformed => "the signature header is malformed",
-            Self::Stale => "the signature timestamp is outside the tolerance",
+            Self::Stale => "the signature timestamp is older than the tolerance",
             Self::Mismatch => "no signature matches the body",
         }
     }
@@ -64,7 +64,10 @@ impl SignatureProblem {
 /// Checks a `t=<unix>,v1=<hex>[,v1=<hex>...]` header over `body`:
 /// `v1 = hex(HMAC-SHA256(secret, "<t>." + body))`. Any `v1` may match
 /// (senders list several while rolling secrets); other schemes (`v0`) are
-/// ignored. The timestamp must lie within `tolerance_secs` of `now`.
+/// ignored. The timestamp may be at most `tolerance_secs` old. A timestamp
+/// ahead of `now` passes, as in the providers' own libraries: it means our
+/// clock is behind theirs, and refusing would turn away every genuine
+/// delivery until the clocks agree, while a replay is always an old one.
 pub fn verify_timestamped(
     header: &str,
     body: &[u8],
@@ -100,7 +103,7 @@ pub fn verify_timestamped(
     if !matched {
         return Err(SignatureProblem::Mismatch);
     }
-    if (now.timestamp() - t).abs() > tolerance_secs {
+    if now.timestamp().saturating_sub(t) > tolerance_secs {
         return Err(SignatureProblem::Stale);
     }
     Ok(())
@@ -155,6 +158,25 @@ mod tests {
         let header = timestamped_header(b"x", b"k", 1_700_000_000);
         assert_eq!(
             verify_timestamped(&header, b"x", b"k", at(1_700_000_301), 300),
+            Err(SignatureProblem::Stale)
+        );
+        assert_eq!(
+            verify_timestamped(&header, b"x", b"k", at(1_700_000_300), 300),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_timestamp_ahead_of_our_clock_passes() {
+        // Our clock ten minutes behind the sender's.
+        let header = timestamped_header(b"x", b"k", 1_700_000_600);
+        assert_eq!(
+            verify_timestamped(&header, b"x", b"k", at(1_700_000_000), 300),
+            Ok(())
+        );
+        let extreme = timestamped_header(b"x", b"k", i64::MIN);
+        assert_eq!(
+            verify_timestamped(&extreme, b"x", b"k", at(1_700_000_000), 300),
             Err(SignatureProblem::Stale)
         );
     }

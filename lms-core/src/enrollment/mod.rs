@@ -94,14 +94,7 @@ impl Lms {
                 "this course is paid; enroll through checkout",
             ));
         }
-        let existing = self.store().enrollment(course, user).await?;
-        if let Some(e) = &existing
-            && e.status == EnrollmentStatus::Revoked
-        {
-            return Err(Error::forbidden(
-                "your enrollment in this course was revoked; ask the instructor",
-            ));
-        }
+        // A revoked learner is refused by the store, under the course lock.
         let request = EnrollRequest {
             course,
             user,

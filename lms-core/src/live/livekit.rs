@@ -319,12 +319,12 @@ impl LiveKit {
             .json(&body)
             .send()
             .await
-            .map_err(|e| Error::provider(format!("LiveKit did not answer: {e}")))?;
+            .map_err(|e| Error::unreachable("LiveKit", e))?;
         let status = response.status();
         let text = response
             .text()
             .await
-            .map_err(|e| Error::provider(format!("LiveKit's answer broke off: {e}")))?;
+            .map_err(|e| Error::unreachable("LiveKit", e))?;
         if !status.is_success() {
             // Twirp errors are `{"code": ..., "msg": ...}`.
             let detail = serde_json::from_str::<Value>(&text)

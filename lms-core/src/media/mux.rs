@@ -202,12 +202,12 @@ impl Mux {
             .json(&body)
             .send()
             .await
-            .map_err(|e| Error::provider(format!("Mux did not answer: {e}")))?;
+            .map_err(|e| Error::unreachable("Mux", e))?;
         let status = response.status();
         let text = response
             .text()
             .await
-            .map_err(|e| Error::provider(format!("Mux's answer broke off: {e}")))?;
+            .map_err(|e| Error::unreachable("Mux", e))?;
         if !status.is_success() {
             let detail = serde_json::from_str::<Value>(&text)
                 .ok()

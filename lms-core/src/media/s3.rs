@@ -145,7 +145,7 @@ impl ObjectStorage for S3Storage {
             .head(request.uri())
             .send()
             .await
-            .map_err(|e| Error::provider(format!("object storage did not answer: {e}")))?;
+            .map_err(|e| Error::unreachable("object storage", e))?;
         match response.status().as_u16() {
             200 => {}
             404 => return Ok(None),

@@ -90,12 +90,12 @@ pub(crate) async fn call(
     let response = request
         .send()
         .await
-        .map_err(|e| Error::provider(format!("{who} did not answer: {e}")))?;
+        .map_err(|e| Error::unreachable(who, e))?;
     let status = response.status();
     let text = response
         .text()
         .await
-        .map_err(|e| Error::provider(format!("{who}'s answer broke off: {e}")))?;
+        .map_err(|e| Error::unreachable(who, e))?;
     let body: Option<Value> = serde_json::from_str(&text).ok();
     if !status.is_success() {
         let message = body

@@ -80,6 +80,8 @@ pub trait EnrollmentStore: Send + Sync {
     /// Enrolls, or renews an existing enrollment, in one transaction that
     /// keeps the course's enrollment count. Enrolling twice is never a
     /// second row.
+    /// A revoked learner does not get back in through a free enrollment
+    /// (`forbidden`); a grant or a purchase renews the revoked row.
     async fn enroll(
         &self,
         request: EnrollRequest,

@@ -120,8 +120,8 @@ pub async fn enrolling_creates_once_and_counts_the_course(store: Arc<dyn Store>)
 }
 
 /// Revoking sets `revoked` and uncounts the learner, keeping progress;
-/// revoking again changes nothing; a grant afterwards renews the same row
-/// and counts it again.
+/// revoking again changes nothing, and so does a free enrollment (refused);
+/// a grant afterwards renews the same row and counts it again.
 pub async fn revoking_and_granting_again_keeps_the_count_right(store: Arc<dyn Store>) {
     let owner = make_user(&*store, "ada@example.com").await;
     let learner = make_user(&*store, "bob@example.com").await;
@@ -169,6 +169,21 @@ pub async fn revoking_and_granting_again_keeps_the_count_right(store: Arc<dyn St
         .unwrap();
     assert_eq!(again, revoked);
     assert_eq!(enrollment_count(&*store, course.id).await, 0);
+
+    // The learner cannot undo it with a free enrollment.
+    let events_before = course_events(&*store, course.id).await.len();
+    let refused = store
+        .enroll(
+            request(course.id, learner, EnrollmentSource::Free, None),
+            system(),
+            later(4),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Forbidden);
+    assert_eq!(enrollment_of(&*store, course.id, learner).await, revoked);
+    assert_eq!(enrollment_count(&*store, course.id).await, 0);
+    assert_eq!(course_events(&*store, course.id).await.len(), events_before);
 
     let (renewed, outcome) = enroll(
         &*store,

@@ -461,7 +461,8 @@ macro_rules! enrollment_sql {
         }
 
         /// Creates, renews, or leaves the enrollment; keeps the course's
-        /// count of active enrollments. The course row must be locked.
+        /// count of active enrollments; refuses a free enrollment over a
+        /// revoked one. The course row must be locked.
         async fn enroll_in(
             tx: &mut WriteTx,
             request: &EnrollRequest,
@@ -487,6 +488,17 @@ macro_rules! enrollment_sql {
                         .fetch_one(&mut **tx)
                         .await?;
                     (row, EnrollOutcome::Created, true)
+                }
+                // Checked here, under the course lock, not before the
+                // transaction: a revoke committed in between would
+                // otherwise be undone by the learner's own request.
+                Some(e)
+                    if request.source == EnrollmentSource::Free
+                        && e.status == EnrollmentStatus::Revoked =>
+                {
+                    return Err(Error::forbidden(
+                        "your enrollment in this course was revoked; ask the instructor",
+                    ));
                 }
                 Some(e) => {
                     let live = e.is_live(at);
