@@ -215,10 +215,8 @@ impl App {
             .await;
         let headers = response.headers_mut();
         // A preflight got its own CORS answer in `options`.
-        if let Some(origin) = &origin
-            && !preflight
-        {
-            self.inner.cors.apply(origin, headers);
+        if !preflight {
+            self.inner.cors.apply(origin.as_ref(), headers);
         }
         headers::secure(headers);
         if let Ok(value) = HeaderValue::from_str(&request_id) {

@@ -11,8 +11,9 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http_body_util::BodyExt as _;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Bytes;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
+use crate::objects::Objects;
 use crate::problem::Problem;
 
 /// A boxed error, what bodies fail with.
@@ -76,16 +77,20 @@ pub async fn json<T: DeserializeOwned>(
 }
 
 /// Parses JSON text into `T`, telling malformed JSON (400) from JSON of the
-/// wrong shape (422 naming the member).
+/// wrong shape (422 naming the member). Structs come from objects only
+/// ([`Objects`]).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    // The whole text is checked first, as UTF-8 and as JSON (trailing data
+    // included): a body with an unknown member before a syntax error is
+    // malformed, not a 422 about the member.
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| Problem::bad_request("the body is not valid JSON: it is not UTF-8"))?;
+    serde_json::from_str::<IgnoredAny>(text).map_err(|e| shape_error(".", e))?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(Objects(&mut de)).map_err(|e| {
         let path = e.path().to_string();
         shape_error(&path, e.into_inner())
-    })?;
-    // Trailing data after the value is malformed too, not ignorable.
-    de.end().map_err(|e| shape_error(".", e))?;
-    Ok(value)
+    })
 }
 
 fn shape_error(path: &str, err: serde_json::Error) -> Problem {
@@ -170,6 +175,29 @@ mod tests {
         for bad in [r#"{"title":"#, "", r#"{"title":"x"} {}"#, "not json"] {
             assert_eq!(problem(bad).status(), StatusCode::BAD_REQUEST, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn malformed_json_is_400_even_after_an_unknown_member() {
+        for bad in [r#"{"zz" 1}"#, r#"{"zz":"#, r#"{"zz":1,}"#, r#"["a"] x"#] {
+            assert_eq!(problem(bad).status(), StatusCode::BAD_REQUEST, "{bad:?}");
+        }
+        let not_utf8 = parse::<Outer>(b"{\"title\":\"\xff\xfe\"}").unwrap_err();
+        assert_eq!(not_utf8.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn an_array_for_an_object_is_a_422_at_any_depth() {
+        let top = problem(r#"["x"]"#);
+        assert_eq!(top.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(field(&top), "body", "{top:?}");
+        let nested = problem(r#"{"title":"x","price":[1]}"#);
+        assert_eq!(nested.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(field(&nested), "price", "{nested:?}");
+        assert!(
+            nested.errors()[0].message.contains("a JSON object"),
+            "{nested:?}"
+        );
     }
 
     #[test]

@@ -66,12 +66,17 @@ impl Cors {
     }
 
     /// Headers for an actual (not preflight) response to a request from
-    /// `origin`.
-    pub fn apply(&self, origin: &HeaderValue, response: &mut HeaderMap) {
-        // The answer depends on the Origin even when it is refused, so a
-        // shared cache must not hand one origin's answer to another.
+    /// `origin` (`None`: the request named none).
+    pub fn apply(&self, origin: Option<&HeaderValue>, response: &mut HeaderMap) {
+        if !self.enabled() {
+            return;
+        }
+        // With CORS on, every answer depends on the Origin, including one to
+        // a request without it or with a refused one: a shared cache must
+        // not hand it to a request from an allowed origin, which would then
+        // lack its Access-Control-Allow-Origin.
         response.append(VARY, HeaderValue::from_static("origin"));
-        if let Some(allowed) = self.allow_origin(origin) {
+        if let Some(allowed) = origin.and_then(|o| self.allow_origin(o)) {
             response.insert(ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
             response.insert(
                 ACCESS_CONTROL_EXPOSE_HEADERS,
@@ -111,13 +116,24 @@ mod tests {
     fn a_listed_origin_is_echoed_and_another_gets_nothing() {
         let cors = Cors::new(&["https://app.example".to_owned()]);
         let mut out = HeaderMap::new();
-        cors.apply(&origin("https://app.example"), &mut out);
+        cors.apply(Some(&origin("https://app.example")), &mut out);
         assert_eq!(out[ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example");
         assert_eq!(out[VARY], "origin");
         let mut out = HeaderMap::new();
-        cors.apply(&origin("https://evil.example"), &mut out);
+        cors.apply(Some(&origin("https://evil.example")), &mut out);
         assert!(!out.contains_key(ACCESS_CONTROL_ALLOW_ORIGIN));
         assert_eq!(out[VARY], "origin");
+    }
+
+    #[test]
+    fn with_cors_on_an_answer_without_origin_still_varies_by_it() {
+        let mut out = HeaderMap::new();
+        Cors::new(&["https://app.example".to_owned()]).apply(None, &mut out);
+        assert_eq!(out[VARY], "origin");
+        assert!(!out.contains_key(ACCESS_CONTROL_ALLOW_ORIGIN));
+        let mut out = HeaderMap::new();
+        Cors::new(&[]).apply(None, &mut out);
+        assert!(out.is_empty());
     }
 
     #[test]

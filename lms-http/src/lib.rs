@@ -53,6 +53,7 @@ mod handlers;
 mod headers;
 mod memo;
 pub mod metrics;
+mod objects;
 pub mod openapi;
 pub mod problem;
 mod query;

@@ -272,6 +272,11 @@ async fn actual_responses_carry_cors_headers_for_allowed_origins_only(t: TestApp
         .map(|v| v.to_str().unwrap().to_owned())
         .collect();
     assert!(vary.iter().any(|v| v == "origin"), "{vary:?}");
+    // An answer to a request without Origin varies by it too: a shared
+    // cache must not give it to a page that needs the CORS headers.
+    let no_origin = cors.get("/api/v1/courses").send().await;
+    let vary: Vec<_> = no_origin.headers.get_all("vary").iter().collect();
+    assert!(vary.iter().any(|v| *v == "origin"), "{vary:?}");
     // Errors carry them too, so a page can read the problem.
     let missing = cors
         .get("/api/v1/nope")

@@ -46,6 +46,16 @@ async fn a_missing_or_invalid_token_is_a_401_with_www_authenticate(t: TestApp) {
         .send()
         .await;
     empty.problem(401, "unauthenticated");
+    // Two credentials, a good one first: refused, not one picked.
+    let ada = t.register("two@example.com").await;
+    let two = t
+        .get("/api/v1/me")
+        .token(&ada.token)
+        .header("authorization", "Bearer garbage")
+        .send()
+        .await;
+    two.problem(401, "unauthenticated");
+    t.get("/api/v1/me").token(&ada.token).send().await.json();
 }
 
 async fn an_operation_the_role_does_not_allow_is_a_403(t: TestApp) {
@@ -146,6 +156,9 @@ async fn malformed_json_is_a_400(t: TestApp) {
         "",
         r#"{"email": "a@example.com", "password": "x"} trailing"#,
         "{'email': 1}",
+        // An unknown member before the fault does not make it a 422.
+        r#"{"zz" 1}"#,
+        r#"{"zz": 1,}"#,
     ] {
         t.post("/api/v1/auth/login")
             .header("content-type", "application/json")
@@ -183,6 +196,39 @@ async fn a_member_of_the_wrong_type_is_a_422_naming_it(t: TestApp) {
         .send()
         .await;
     assert_eq!(reply.fields(), ["body"]);
+    // An array is not an object, even one whose items line up with the
+    // fields: it neither signs up nor renames a course.
+    let reply = t
+        .post("/api/v1/auth/register")
+        .json(json!(["arr@example.com", PASSWORD, "Arr"]))
+        .send()
+        .await;
+    reply.problem(422, "invalid_input");
+    assert_eq!(reply.fields(), ["body"]);
+    let teacher = t.staff("arrays@example.com", Role::Instructor).await;
+    let course = t
+        .post("/api/v1/courses")
+        .token(&teacher.token)
+        .json(json!({"title": "Kept"}))
+        .send()
+        .await
+        .json();
+    let path = format!("/api/v1/courses/{}", course["id"].as_str().unwrap());
+    for body in [json!(["Renamed"]), json!({"price": [100, "USD"]})] {
+        let reply = t
+            .call(Method::PATCH, &path)
+            .token(&teacher.token)
+            .json(body)
+            .send()
+            .await;
+        reply.problem(422, "invalid_input");
+    }
+    let kept = t.get(&path).token(&teacher.token).send().await.json();
+    assert_eq!(
+        (&kept["title"], &kept["price"]),
+        (&course["title"], &course["price"])
+    );
+    assert_eq!(kept["title"], "Kept");
     let reply = t
         .post("/api/v1/auth/login")
         .json(json!({"email": 42, "password": PASSWORD}))

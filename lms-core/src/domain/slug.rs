@@ -43,6 +43,12 @@ impl Slug {
                 "must be lower-case letters, digits and single hyphens, like intro-to-rust",
             ));
         }
+        if is_id_shaped(slug) {
+            return Err(Error::invalid_field(
+                field,
+                "must not have the form of an id: course addresses take ids too",
+            ));
+        }
         Ok(Self(slug.to_owned()))
     }
 
@@ -87,7 +93,7 @@ impl Slug {
             };
             slug.truncate(cut);
         }
-        (!slug.is_empty()).then_some(Self(slug))
+        (!slug.is_empty() && !is_id_shaped(&slug)).then_some(Self(slug))
     }
 
     /// This slug with `-n` appended (`intro-to-rust-2`), the base shortened
@@ -104,6 +110,13 @@ impl Slug {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Whether `slug` reads as a UUID (hyphenated or 32 hex digits). Such a slug
+/// could never be reached (`/courses/{id_or_slug}` tries the id first) and
+/// could be another course's id, sending its readers there.
+fn is_id_shaped(slug: &str) -> bool {
+    uuid::Uuid::try_parse(slug).is_ok()
 }
 
 /// The ASCII spelling of a common accented Latin letter, or `None` for any
@@ -172,6 +185,9 @@ mod tests {
             "intro--rust",
             "crème",
             "intro/rust",
+            "01a24ba1-e310-74b2-bdcc-e889f37c7ea8",
+            "00000000-0000-0000-0000-000000000000",
+            "01a24ba1e31074b2bdcce889f37c7ea8",
         ] {
             let err = Slug::parse("slug", raw).unwrap_err();
             assert_eq!(err.fields()[0].field, "slug", "{raw:?}");
@@ -179,6 +195,15 @@ mod tests {
         let err = Slug::parse("course_slug", &"a".repeat(81)).unwrap_err();
         assert_eq!(err.fields()[0].field, "course_slug");
         assert!(err.message().contains("80"));
+    }
+
+    #[test]
+    fn a_title_that_reads_as_an_id_gives_no_slug() {
+        assert_eq!(slug("01A24BA1 E310 74B2 BDCC E889F37C7EA8"), None);
+        assert_eq!(
+            slug("01a24ba1-e310-74b2-bdcc-e889f37c7ea8 notes").as_deref(),
+            Some("01a24ba1-e310-74b2-bdcc-e889f37c7ea8-notes")
+        );
     }
 
     #[test]

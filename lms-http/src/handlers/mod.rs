@@ -83,9 +83,17 @@ impl<'a> Ctx<'a> {
     /// Only handlers whose operation has an actor call this, so a stale
     /// token sent along to `/auth/refresh` or `/auth/login` does no harm.
     pub async fn actor(&self) -> Result<Actor, Problem> {
-        let Some(value) = self.parts.headers.get(AUTHORIZATION) else {
+        let mut values = self.parts.headers.get_all(AUTHORIZATION).iter();
+        let Some(value) = values.next() else {
             return Ok(Actor::Anonymous);
         };
+        // Two credentials are refused rather than one picked: which one a
+        // proxy in front keeps or checks is not ours to guess.
+        if values.next().is_some() {
+            return Err(
+                Error::unauthenticated("send one Authorization header, not several").into(),
+            );
+        }
         let token = value
             .to_str()
             .ok()
