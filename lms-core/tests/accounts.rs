@@ -781,7 +781,6 @@ async fn profile_updates_validate_and_clear(h: Harness) {
     let update: ProfileUpdate = serde_json::from_value(json!({
         "display_name": "Countess",
         "bio": "Wrote the first program.",
-        "avatar_key": "avatars/ada.png",
     }))
     .unwrap();
     let user = h.lms.update_profile(&who, update).await.unwrap();
@@ -791,7 +790,22 @@ async fn profile_updates_validate_and_clear(h: Harness) {
     let clear: ProfileUpdate = serde_json::from_value(json!({ "bio": null })).unwrap();
     let user = h.lms.update_profile(&who, clear).await.unwrap();
     assert_eq!(user.bio, None);
-    assert_eq!(user.avatar_key.as_deref(), Some("avatars/ada.png"));
+    assert_eq!(user.display_name, "Countess");
+
+    // A well-formed key that no upload of hers is stored under.
+    let before = all_events(&h).await.len();
+    let unknown: ProfileUpdate = serde_json::from_value(json!({
+        "bio": "kept out",
+        "avatar_key": "public/avatars/0193/ada.png",
+    }))
+    .unwrap();
+    let err = assert_kind(
+        h.lms.update_profile(&who, unknown).await,
+        ErrorKind::InvalidInput,
+    );
+    assert_eq!(err.fields()[0].field, "avatar_key");
+    assert_eq!(all_events(&h).await.len(), before);
+    assert_eq!(h.lms.current_user(&who).await.unwrap(), user);
 
     let before = all_events(&h).await.len();
     let bad: ProfileUpdate = serde_json::from_value(json!({

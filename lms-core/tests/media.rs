@@ -13,8 +13,8 @@ use lms_core::events::kinds;
 use lms_core::media::{AssetStatus, PlaybackKind, PlaybackOptions, VideoStatus, WebhookOutcome};
 use lms_core::signing::timestamped_header;
 use lms_core::{
-    Actor, Config, CourseInput, ErrorKind, EventQuery, LectureInput, Lms, Role, SectionInput,
-    UploadInput,
+    Actor, Config, CourseInput, CourseUpdate, ErrorKind, EventQuery, LectureInput, Lms,
+    ProfileUpdate, Role, SectionInput, UploadInput,
 };
 use lms_tests::fake::FakeApi;
 use lms_tests::keys;
@@ -26,6 +26,7 @@ on_both_stores!(
     only_those_who_may_change_the_target_get_a_ticket,
     admins_and_the_operator_upload_in_a_users_name,
     a_local_upload_is_checked_stored_attached_once,
+    a_thumbnail_key_names_a_stored_thumbnail_of_the_owner,
     s3_presigned_puts_carry_exactly_the_signed_type_and_size,
     mux_assets_webhooks_and_playback_follow_the_rules,
 );
@@ -364,6 +365,28 @@ async fn a_local_upload_is_checked_stored_attached_once(h: Harness) {
     assert!(url.ends_with(key), "{url}");
     let me = lms.current_user(&student).await.unwrap();
     assert_eq!(me.avatar_key.as_deref(), Some(key));
+    // A stored avatar may be named again by its uploader, not by another
+    // user, whose profile stays as it was.
+    let profile = |key: Option<&str>| -> ProfileUpdate {
+        serde_json::from_value(serde_json::json!({ "avatar_key": key })).unwrap()
+    };
+    let cleared = lms.update_profile(&student, profile(None)).await.unwrap();
+    assert_eq!(cleared.avatar_key, None);
+    let named = lms
+        .update_profile(&student, profile(Some(key)))
+        .await
+        .unwrap();
+    assert_eq!(named.avatar_key.as_deref(), Some(key));
+    let other = account(&h, "other@example.com", Role::Student).await;
+    let err = lms
+        .update_profile(&other, profile(Some(key)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.fields()[0].field.as_str()),
+        (ErrorKind::InvalidInput, "avatar_key")
+    );
+    assert_eq!(lms.current_user(&other).await.unwrap().avatar_key, None);
     // Again: the same asset, no second event.
     let again = lms
         .complete_upload(&student, ticket.upload_id)
@@ -417,6 +440,98 @@ async fn a_local_upload_is_checked_stored_attached_once(h: Harness) {
     );
     let me = lms.current_user(&student).await.unwrap();
     assert_ne!(me.avatar_key.as_deref(), Some(key));
+}
+
+async fn a_thumbnail_key_names_a_stored_thumbnail_of_the_owner(h: Harness) {
+    let lms = local(&h);
+    let owner = account(&h, "owner@example.com", Role::Instructor).await;
+    let rival = account(&h, "rival@example.com", Role::Instructor).await;
+    let admin = account(&h, "admin@example.com", Role::Admin).await;
+    let (mine, _) = course(&lms, &owner, false).await;
+    // The owner's own thumbnail, uploaded and stored.
+    let ticket = lms
+        .create_upload(
+            &owner,
+            UploadInput {
+                purpose: "course_thumbnail".into(),
+                course_id: Some(mine.id),
+                file_name: "cover.png".into(),
+                content_type: "image/png".into(),
+                size: 4,
+                ..UploadInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (path, query) = ticket.url.split_once('?').unwrap();
+    let key = path.split_once("/media/").unwrap().1.to_owned();
+    let storage = lms.local_storage().unwrap();
+    let grant = storage
+        .authorize("PUT", &key, Some(query), lms.now())
+        .unwrap();
+    let mut upload = storage.begin_put(&grant, Some("image/png")).await.unwrap();
+    upload.write(b"\x89PNG").await.unwrap();
+    upload.finish().await.unwrap();
+    lms.complete_upload(&owner, ticket.upload_id).await.unwrap();
+
+    let thumbnail = |key: Option<&str>| -> CourseUpdate {
+        serde_json::from_value(json!({ "thumbnail_key": key })).unwrap()
+    };
+    let refused = |err: lms_core::Error| {
+        assert_eq!(
+            (err.kind(), err.fields()[0].field.as_str()),
+            (ErrorKind::InvalidInput, "thumbnail_key"),
+            "{err:?}"
+        );
+    };
+    // A key nothing was uploaded to, on an existing or a new course.
+    let nowhere = "public/thumbnails/0193/none.png";
+    refused(
+        lms.update_course(&owner, mine.id, thumbnail(Some(nowhere)))
+            .await
+            .unwrap_err(),
+    );
+    let input = CourseInput {
+        title: "Borrowed".into(),
+        thumbnail_key: Some(key.clone()),
+        ..CourseInput::default()
+    };
+    // Another instructor may not put the owner's file on their course.
+    refused(lms.create_course(&rival, input.clone()).await.unwrap_err());
+    let (theirs, _) = course(&lms, &rival, false).await;
+    refused(
+        lms.update_course(&rival, theirs.id, thumbnail(Some(&key)))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        lms.course_detail(&rival, &theirs.id.to_string())
+            .await
+            .unwrap()
+            .summary
+            .course
+            .thumbnail_key,
+        None
+    );
+    // The owner names it again after clearing it, or on a new course of
+    // theirs; an admin names any key.
+    let cleared = lms
+        .update_course(&owner, mine.id, thumbnail(None))
+        .await
+        .unwrap();
+    assert_eq!(cleared.thumbnail_key, None);
+    let named = lms
+        .update_course(&owner, mine.id, thumbnail(Some(&key)))
+        .await
+        .unwrap();
+    assert_eq!(named.thumbnail_key.as_deref(), Some(key.as_str()));
+    let second = lms.create_course(&owner, input).await.unwrap();
+    assert_eq!(second.thumbnail_key.as_deref(), Some(key.as_str()));
+    let repaired = lms
+        .update_course(&admin, theirs.id, thumbnail(Some(nowhere)))
+        .await
+        .unwrap();
+    assert_eq!(repaired.thumbnail_key.as_deref(), Some(nowhere));
 }
 
 async fn s3_presigned_puts_carry_exactly_the_signed_type_and_size(h: Harness) {

@@ -42,6 +42,7 @@ use crate::clock::{Timestamp, after};
 use crate::domain::{Bio, DisplayName, Email, ObjectKey, Password, Role, SessionId, UserId};
 use crate::error::{Error, ErrorKind, Result, check, finish};
 use crate::events::{Event, EventQuery};
+use crate::media::UploadPurpose;
 use crate::store::{
     AccountChanges, FirstSession, LockPolicy, LoginAttempt, NewRefreshToken, NewSession, NewUser,
     ProfileChanges, Rotation, User, UserQuery, UserRecord, locked_out,
@@ -616,6 +617,12 @@ impl Lms {
         let changes = validate_profile(update)?;
         if changes.field_names().is_empty() {
             return self.current_user(actor).await;
+        }
+        if let Some(Some(key)) = &changes.avatar_key {
+            self.check_file_key(actor, "avatar_key", key, UploadPurpose::Avatar, |a| {
+                a.owner_id == id
+            })
+            .await?;
         }
         self.store()
             .update_profile(id, changes, *actor, self.now())

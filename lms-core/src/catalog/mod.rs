@@ -38,6 +38,7 @@ use crate::domain::{
     Subtitle, Tags, Title, UserId,
 };
 use crate::error::{Error, ErrorKind, FieldError, Result, check, finish};
+use crate::media::UploadPurpose;
 use crate::store::courses::{
     CatalogFilter, CatalogSort, CourseChanges, CourseKey, LectureChanges, NewCourse, NewLecture,
 };
@@ -391,6 +392,16 @@ impl Lms {
             thumbnail_key: Some(input.thumbnail_key.clone()),
         })?;
         let mut new = new_course(fields, &input.title, owner);
+        if let Some(key) = &new.thumbnail_key {
+            self.check_file_key(
+                actor,
+                "thumbnail_key",
+                key,
+                UploadPurpose::CourseThumbnail,
+                |a| a.owner_id == owner,
+            )
+            .await?;
+        }
         let explicit_slug = input.slug.is_some();
         let base = new.slug.clone();
         let mut attempt = 1;
@@ -513,6 +524,17 @@ impl Lms {
         let changes = parse_course_fields(&update)?;
         if changes.field_names().is_empty() {
             return Ok(course);
+        }
+        if let Some(Some(key)) = &changes.thumbnail_key {
+            // This course's thumbnail, or one its owner uploaded for another.
+            self.check_file_key(
+                actor,
+                "thumbnail_key",
+                key,
+                UploadPurpose::CourseThumbnail,
+                |a| a.course_id == Some(id) || a.owner_id == course.owner_id,
+            )
+            .await?;
         }
         self.store()
             .update_course(id, changes, *actor, self.now())

@@ -188,6 +188,41 @@ impl Lms {
         Duration::from_secs(self.config().media_url_ttl_secs)
     }
 
+    /// Checks a file key that `actor` names in `field` (an avatar, a
+    /// thumbnail): it must be a stored upload for `purpose` that `belongs`
+    /// accepts. A key is set by completing its upload; naming one directly
+    /// only re-attaches a file of one's own, never another user's file or a
+    /// key nothing was uploaded to. Admins and the system may name any key:
+    /// operators repair data, and course imports carry their keys.
+    pub(crate) async fn check_file_key(
+        &self,
+        actor: &Actor,
+        field: &str,
+        key: &str,
+        purpose: UploadPurpose,
+        belongs: impl FnOnce(&Asset) -> bool,
+    ) -> Result<()> {
+        if actor.is_admin() {
+            return Ok(());
+        }
+        match self.store().asset_by_key(key).await? {
+            Some(asset)
+                if asset.purpose == purpose
+                    && asset.status == AssetStatus::Stored
+                    && belongs(&asset) =>
+            {
+                Ok(())
+            }
+            _ => Err(Error::invalid_field(
+                field,
+                format!(
+                    "is not a stored {} upload of yours; upload the file first (POST /api/v1/uploads)",
+                    purpose.as_str()
+                ),
+            )),
+        }
+    }
+
     /// The asset as callers see it: public images with their URL.
     fn presented(&self, mut asset: Asset) -> Asset {
         if asset.purpose.is_public() {

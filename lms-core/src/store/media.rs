@@ -90,6 +90,9 @@ pub trait MediaStore: Send + Sync {
     /// An asset by id.
     async fn asset(&self, id: AssetId) -> Result<Option<Asset>>;
 
+    /// The asset stored under `key`, if any.
+    async fn asset_by_key(&self, key: &str) -> Result<Option<Asset>>;
+
     /// Marks a pending asset stored and attaches it, in one transaction:
     /// an avatar becomes its owner's `avatar_key`, a thumbnail its course's
     /// `thumbnail_key`, a video its lecture's video; an attachment is

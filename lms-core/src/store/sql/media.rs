@@ -200,6 +200,15 @@ macro_rules! media_sql {
                 row.as_ref().map(|r| asset_from(r, "")).transpose()
             }
 
+            async fn asset_by_key(&self, key: &str) -> Result<Option<Asset>> {
+                let sql = format!(
+                    "SELECT {} FROM assets WHERE object_key = $1",
+                    asset_columns("", "")
+                );
+                let row = sqlx::query(&sql).bind(key).fetch_optional(&self.pool).await?;
+                row.as_ref().map(|r| asset_from(r, "")).transpose()
+            }
+
             async fn store_asset(&self, id: AssetId, actor: Actor, at: Timestamp) -> Result<Asset> {
                 let mut tx = self.write().await?;
                 let asset = locked_asset(&mut tx, id)
