@@ -465,8 +465,41 @@ fn metrics_text(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     Ok(Reply::text(metrics::CONTENT_TYPE, text))
 }
 
-/// Runs the handler of `route`.
+impl Route {
+    /// The query parameters the route takes, checked before its handler
+    /// runs, so that a parameter a route does not know is a 422 there too
+    /// rather than silently ignored (`/me/orders?limit=1` answering every
+    /// order). `None`: the query is not ours to judge (probes with
+    /// cache-busting parameters, provider webhooks at a URL the operator
+    /// chose, signed file links).
+    pub(crate) fn query_params(self) -> Option<&'static [&'static str]> {
+        match self {
+            Route::Healthz
+            | Route::Readyz
+            | Route::Metrics
+            | Route::MuxWebhook
+            | Route::LiveKitWebhook
+            | Route::StripeWebhook
+            | Route::RazorpayWebhook
+            | Route::UploadFile
+            | Route::DownloadFile => None,
+            Route::ListUsers => Some(users::LIST_QUERY),
+            Route::Catalog => Some(courses::CATALOG_QUERY),
+            Route::InstructorCourses => Some(courses::INSTRUCTOR_QUERY),
+            Route::CourseEnrollments => Some(enrollments::LIST_QUERY),
+            Route::LecturePlayback => Some(media::PLAYBACK_QUERY),
+            Route::ListOrders => Some(orders::LIST_QUERY),
+            Route::ListCoupons => Some(coupons::LIST_QUERY),
+            _ => Some(&[]),
+        }
+    }
+}
+
+/// Runs the handler of `route`, once its query parameters are known ones.
 pub(crate) async fn dispatch(route: Route, ctx: Ctx<'_>) -> Result<Reply, Problem> {
+    if let Some(allowed) = route.query_params() {
+        ctx.query(allowed)?;
+    }
     match route {
         Route::Healthz => health::healthz(ctx).await,
         Route::Readyz => health::readyz(ctx).await,

@@ -269,6 +269,20 @@ async fn an_unknown_or_malformed_query_parameter_is_a_422_naming_it(t: TestApp) 
         let reply = t.get(&format!("/api/v1/courses?{query}")).send().await;
         assert_eq!(reply.fields(), [field], "{query}");
     }
+    // A route without parameters refuses them too, before doing anything;
+    // the probes take any.
+    let admin = t.staff("params@example.com", Role::Admin).await;
+    for path in ["/api/v1/me?status=active", "/api/v1/me/orders?limit=1"] {
+        let reply = t.get(path).token(&admin.token).send().await;
+        reply.problem(422, "invalid_input");
+    }
+    let reply = t
+        .get("/api/v1/users?limit=0")
+        .token(&admin.token)
+        .send()
+        .await;
+    assert_eq!(reply.fields(), ["limit"]);
+    assert_eq!(t.get("/healthz?t=1").send().await.status, 200);
 }
 
 async fn the_core_validation_errors_come_back_field_by_field(t: TestApp) {

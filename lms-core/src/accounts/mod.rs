@@ -39,7 +39,9 @@ pub(crate) use tokens::{TokenKeys, random_token};
 use crate::Lms;
 use crate::actor::Actor;
 use crate::clock::{Timestamp, after};
-use crate::domain::{Bio, DisplayName, Email, ObjectKey, Password, Role, SessionId, UserId};
+use crate::domain::{
+    Bio, DisplayName, Email, ObjectKey, Password, Role, SessionId, UserId, page_limit,
+};
 use crate::error::{Error, ErrorKind, Result, check, finish};
 use crate::events::{Event, EventQuery};
 use crate::media::UploadPurpose;
@@ -758,6 +760,7 @@ impl Lms {
     /// Lists live accounts: admins and the operator.
     pub async fn list_users(&self, actor: &Actor, query: &UserQuery) -> Result<Vec<User>> {
         actor.require_admin()?;
+        page_limit(query.limit, 50, UserQuery::MAX_LIMIT)?;
         self.store().list_users(query).await
     }
 

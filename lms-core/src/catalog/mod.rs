@@ -35,7 +35,7 @@ use crate::accounts::present;
 use crate::actor::Actor;
 use crate::domain::{
     CourseId, Language, LectureId, Level, Markdown, ObjectKey, Price, Role, SectionId, Slug,
-    Subtitle, Tags, Title, UserId,
+    Subtitle, Tags, Title, UserId, page_limit,
 };
 use crate::error::{Error, ErrorKind, FieldError, Result, check, finish};
 use crate::media::UploadPurpose;
@@ -1048,17 +1048,7 @@ fn search_words(q: &str) -> Vec<String> {
 }
 
 fn page_size(limit: Option<u32>, errors: &mut Vec<FieldError>) -> u32 {
-    match limit {
-        None => DEFAULT_PAGE,
-        Some(n) if (1..=MAX_PAGE).contains(&n) => n,
-        Some(_) => {
-            errors.push(FieldError {
-                field: "limit".into(),
-                message: format!("must be between 1 and {MAX_PAGE}"),
-            });
-            DEFAULT_PAGE
-        }
-    }
+    check(page_limit(limit, DEFAULT_PAGE, MAX_PAGE), errors).unwrap_or(DEFAULT_PAGE)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod course_fields;
 mod email;
 mod ids;
 mod money;
+mod page;
 mod password;
 mod role;
 mod secret;
@@ -18,6 +19,7 @@ pub use ids::{
     SessionId, UserId,
 };
 pub use money::{Currency, Price};
+pub use page::page_limit;
 pub use password::Password;
 pub use role::Role;
 pub use secret::Secret;

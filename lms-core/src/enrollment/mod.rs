@@ -22,7 +22,7 @@ use crate::Lms;
 use crate::actor::Actor;
 use crate::catalog::CourseStatus;
 use crate::clock::Timestamp;
-use crate::domain::{CourseId, Email, EnrollmentId, UserId};
+use crate::domain::{CourseId, Email, EnrollmentId, UserId, page_limit};
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::enrollment::{EnrollOutcome, EnrollRequest, MAX_BULK_GRANT};
 
@@ -257,11 +257,7 @@ impl Lms {
         limit: Option<u32>,
     ) -> Result<Vec<Enrollee>> {
         self.managed_course(actor, course).await?;
-        let limit = match limit {
-            None => 50,
-            Some(n) if (1..=200).contains(&n) => n,
-            Some(_) => return Err(Error::invalid_field("limit", "must be between 1 and 200")),
-        };
+        let limit = page_limit(limit, 50, 200)?;
         let now = self.now();
         let mut rows = self
             .store()

@@ -44,7 +44,7 @@ use crate::Lms;
 use crate::actor::Actor;
 use crate::catalog::CourseStatus;
 use crate::clock::Timestamp;
-use crate::domain::{CourseId, OrderId, Price};
+use crate::domain::{CourseId, OrderId, Price, page_limit};
 use crate::error::{Error, Result};
 use crate::media::{WebhookOutcome, WebhookReceipt};
 use crate::store::courses::CourseKey;
@@ -494,11 +494,7 @@ impl Lms {
     /// `after` for the next page.
     pub async fn orders(&self, actor: &Actor, query: OrderQuery) -> Result<Vec<Order>> {
         actor.require_admin()?;
-        let limit = match query.limit {
-            None => 50,
-            Some(n) if (1..=200).contains(&n) => n,
-            Some(_) => return Err(Error::invalid_field("limit", "must be between 1 and 200")),
-        };
+        let limit = page_limit(query.limit, 50, 200)?;
         let mut errors = Vec::new();
         if let Some(s) = &query.status
             && let Err(e) = OrderStatus::parse("status", s)
