@@ -154,6 +154,19 @@ macro_rules! sql_store {
             append_all(tx, vec![(event, at)]).await
         }
 
+        /// [`append`], with the commit in the same statement text where the
+        /// backend can (see `commit_text`): one round trip fewer for a step
+        /// whose event is the last thing it writes. The step still commits
+        /// after, which sends only what the text did not.
+        async fn append_committing(
+            tx: &mut WriteTx,
+            event: NewEvent,
+            at: Timestamp,
+        ) -> Result<()> {
+            let commit = commit_text(tx);
+            insert_events(tx, vec![(event, at)], commit).await
+        }
+
         /// Appends events in order, in one statement (see [`append`]).
         async fn append_all(
             tx: &mut WriteTx,
@@ -162,10 +175,20 @@ macro_rules! sql_store {
             if events.is_empty() {
                 return Ok(());
             }
+            insert_events(tx, events, "").await
+        }
+
+        /// Inserts `events` (at least one), followed by `tail` in the same
+        /// text.
+        async fn insert_events(
+            tx: &mut WriteTx,
+            events: Vec<(NewEvent, Timestamp)>,
+            tail: &str,
+        ) -> Result<()> {
             // The rows come in list order, which the ids follow.
             let sql = format!(
                 "INSERT INTO events (kind, subject_type, subject_id, user_id, course_id, \
-                 actor_kind, actor_id, payload, created_at) SELECT * FROM ({}) AS v{EVENT_ORDER}",
+                 actor_kind, actor_id, payload, created_at) SELECT * FROM ({}) AS v{EVENT_ORDER}{tail}",
                 $crate::store::sql::values(events.len(), 9, 1)
             );
             let mut query = sqlx::query(&sql);
@@ -193,26 +216,22 @@ macro_rules! sql_store {
             refresh: &NewRefreshToken,
             at: Timestamp,
         ) -> Result<()> {
-            sqlx::query(
+            // One text, one round trip: the token's row reads nothing the
+            // session's writes (its foreign key is checked at the end).
+            let sql = then(
                 "INSERT INTO sessions (id, user_id, created_at, last_used_at) \
                  VALUES ($1, $2, $3, $3)",
-            )
-            .bind(id.0)
-            .bind(user.0)
-            .bind(ts(at))
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query(
                 "INSERT INTO refresh_tokens (token_hash, session_id, user_id, created_at, \
-                 expires_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&refresh.hash)
-            .bind(id.0)
-            .bind(user.0)
-            .bind(ts(at))
-            .bind(ts(refresh.expires_at))
-            .execute(&mut **tx)
-            .await?;
+                 expires_at) VALUES ($4, $1, $2, $3, $5)",
+            );
+            sqlx::query(&sql)
+                .bind(id.0)
+                .bind(user.0)
+                .bind(ts(at))
+                .bind(&refresh.hash)
+                .bind(ts(refresh.expires_at))
+                .execute(&mut **tx)
+                .await?;
             Ok(())
         }
 
@@ -361,7 +380,7 @@ macro_rules! sql_store {
                 actor: Actor,
                 at: Timestamp,
             ) -> Result<LoginAttempt> {
-                let mut tx = self.write().await?;
+                let (mut tx, begin) = self.write_by_text().await?;
                 // One statement counts the attempt and reads the count, so
                 // concurrent attempts are counted one after the other, each
                 // seeing the last (the row stays locked until the commit).
@@ -375,14 +394,19 @@ macro_rules! sql_store {
                      AND (locked_until IS NULL OR locked_until <= $4) \
                      RETURNING failed_logins, locked_until"
                 );
-                let count_attempt = || {
-                    sqlx::query(&count)
+                // The first try begins the transaction too (see
+                // `write_by_text`).
+                let first = format!("{begin}{count}");
+                let count_attempt = |sql| {
+                    sqlx::query(sql)
                         .bind(user.0)
                         .bind(i64::from(policy.max_failures))
                         .bind(ts(policy.lock_until))
                         .bind(ts(at))
                 };
-                let mut counted = count_attempt().fetch_optional(&mut *tx).await?;
+                let mut counted = count_attempt(&first)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 if counted.is_none() {
                     // Locked, gone, or (on PostgreSQL, which reads what
                     // committed since) unlocked by a success in between:
@@ -403,7 +427,7 @@ macro_rules! sql_store {
                             return Ok(LoginAttempt::Locked { until });
                         }
                         // The row is held now, so the count goes through.
-                        _ => counted = count_attempt().fetch_optional(&mut *tx).await?,
+                        _ => counted = count_attempt(&count).fetch_optional(&mut *tx).await?,
                     }
                 }
                 let row = counted
@@ -412,7 +436,7 @@ macro_rules! sql_store {
                 let lock: Option<Timestamp> = row.try_get("locked_until")?;
                 let payload = json!({ "attempt": attempt, "locked_until": lock });
                 let event = NewEvent::user(kinds::USER_LOGIN_ATTEMPTED, user.0, actor, payload);
-                append(&mut tx, event, at).await?;
+                append_committing(&mut tx, event, at).await?;
                 // Changes nothing the read cache holds: not counted.
                 tx.commit().await?;
                 Ok(LoginAttempt::Reserved {
@@ -422,26 +446,28 @@ macro_rules! sql_store {
             }
 
             async fn start_session(&self, session: NewSession, at: Timestamp) -> Result<()> {
-                let mut tx = self.write().await?;
+                let (mut tx, begin) = self.write_by_text().await?;
                 let rehashed = session.rehashed_password.is_some();
                 // The conditions are what the password check relied on; the
                 // session starts only while they all still hold.
-                let done = sqlx::query(
-                    "UPDATE users SET failed_logins = 0, locked_until = NULL, \
+                let reset = format!(
+                    "{begin}UPDATE users SET failed_logins = 0, locked_until = NULL, \
                      password_hash = COALESCE($2, password_hash) \
                      WHERE id = $1 AND deleted_at IS NULL AND NOT disabled \
                      AND token_version = $3 AND password_hash = $4 \
-                     AND (locked_until IS NULL OR locked_until <= $5 OR locked_until = $6)",
-                )
+                     AND (locked_until IS NULL OR locked_until <= $5 OR locked_until = $6) \
+                     RETURNING id"
+                );
+                let done = sqlx::query(&reset)
                 .bind(session.user_id.0)
                 .bind(session.rehashed_password)
                 .bind(session.token_version)
                 .bind(&session.password_hash)
                 .bind(ts(at))
                 .bind(session.own_lock.map(ts))
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
-                if done.rows_affected() == 0 {
+                if done.is_none() {
                     let locked: Option<Option<Timestamp>> = sqlx::query_scalar(
                         "SELECT locked_until FROM users WHERE id = $1 AND deleted_at IS NULL",
                     )
@@ -465,7 +491,7 @@ macro_rules! sql_store {
                     session.user_id.0,
                     payload,
                 );
-                append(&mut tx, event, at).await?;
+                append_committing(&mut tx, event, at).await?;
                 // Changes nothing the read cache holds: not counted.
                 tx.commit().await?;
                 Ok(())
