@@ -136,9 +136,16 @@ async fn upload_events(lms: &Lms) -> usize {
 }
 
 /// Sends the upload a ticket describes, with the given body and type.
+/// A PUT as the ticket says (its `headers`, `content-length` aside, which
+/// follows the body), with `content_type` in place of the signed one.
 async fn put(ticket: &lms_core::UploadTicket, body: Vec<u8>, content_type: &str) -> u16 {
-    reqwest::Client::new()
-        .put(&ticket.url)
+    let mut request = reqwest::Client::new().put(&ticket.url);
+    for (name, value) in &ticket.headers {
+        if name != "content-type" && name != "content-length" {
+            request = request.header(name, value);
+        }
+    }
+    request
         .header("content-type", content_type)
         .body(body)
         .send()
@@ -583,6 +590,10 @@ async fn s3_presigned_puts_carry_exactly_the_signed_type_and_size(h: Harness) {
     assert_eq!(put(&ticket, body.clone(), "video/mp4").await, 200);
     let asset = lms.complete_upload(&owner, ticket.upload_id).await.unwrap();
     assert_eq!(asset.status, AssetStatus::Stored);
+    assert_eq!(server.object(&asset.object_key).unwrap(), body);
+    // The link writes once: a second PUT finds the object and changes nothing.
+    assert_eq!(ticket.headers["if-none-match"], "*");
+    assert_eq!(put(&ticket, vec![9u8; 1000], "video/mp4").await, 412);
     assert_eq!(server.object(&asset.object_key).unwrap(), body);
     // Without Mux the source file plays through a presigned GET.
     let playback = lms

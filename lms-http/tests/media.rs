@@ -107,8 +107,24 @@ fn bytes(size: usize) -> Vec<u8> {
 
 /// Sends a file to a presigned URL over the network.
 async fn put(url: &str, content_type: &str, body: Vec<u8>) -> reqwest::Response {
-    reqwest::Client::new()
-        .put(url)
+    put_with(url, &json!({}), content_type, body).await
+}
+
+/// A PUT with the ticket's `headers` (`content-length` aside, which
+/// follows the body), and `content_type` in place of the signed one.
+async fn put_with(
+    url: &str,
+    headers: &Value,
+    content_type: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new().put(url);
+    for (name, value) in headers.as_object().unwrap() {
+        if name != "content-type" && name != "content-length" {
+            request = request.header(name, value.as_str().unwrap());
+        }
+    }
+    request
         .header("content-type", content_type)
         .body(body)
         .send()
@@ -169,6 +185,11 @@ async fn files_go_up_and_down_through_signed_local_links(t: TestApp) {
     let asset = done.json();
     assert_eq!(asset["status"], "stored");
     assert_eq!(asset["size"], 1000);
+    // The link writes once: the checked bytes cannot be swapped after.
+    let swap = put(url, "video/mp4", vec![0xee; 1000]).await;
+    assert_eq!(swap.status(), 409);
+    let problem: Value = swap.json().await.unwrap();
+    assert_eq!(problem["code"], "conflict", "{problem}");
     // Again: the same asset, nothing new.
     let again = complete(&t, &owner.token, upload).await;
     assert_eq!(again.status, 200);
@@ -339,22 +360,24 @@ async fn s3_uploads_are_presigned_and_checked_by_the_server(t: TestApp) {
     let url = ticket["url"].as_str().unwrap();
     assert!(url.starts_with(&bucket.endpoint), "{url}");
     assert!(url.contains("X-Amz-Signature="), "{url}");
+    let headers = &ticket["headers"];
+    assert_eq!(headers["if-none-match"], "*", "{headers}");
     let body = bytes(300);
-    // The bucket checks the signed type and length.
-    assert_eq!(put(url, "video/webm", body.clone()).await.status(), 403);
-    assert!(
-        !put(url, "video/mp4", bytes(301))
-            .await
-            .status()
-            .is_success()
-    );
+    // The bucket checks the signed type, length and condition.
+    let put = |content_type, body| put_with(url, headers, content_type, body);
+    assert_eq!(put("video/webm", body.clone()).await.status(), 403);
+    assert!(!put("video/mp4", bytes(301)).await.status().is_success());
+    let unconditional = put_with(url, &json!({}), "video/mp4", body.clone()).await;
+    assert_eq!(unconditional.status(), 403);
     let upload = ticket["upload_id"].as_str().unwrap();
     assert_eq!(complete(&t, &owner.token, upload).await.status, 422);
-    let sent = put(url, "video/mp4", body.clone()).await;
+    let sent = put("video/mp4", body.clone()).await;
     assert_eq!(sent.status(), 200, "{:?}", sent.text().await);
     let done = complete(&t, &owner.token, upload).await;
     assert_eq!(done.status, 200, "{:?}", done.body);
     let key = done.json()["object_key"].as_str().unwrap().to_owned();
+    // The link writes once: the bucket keeps the checked bytes.
+    assert_eq!(put("video/mp4", vec![0xee; 300]).await.status(), 412);
     assert_eq!(bucket.object(&key).as_deref(), Some(&body[..]));
 
     let playback = t

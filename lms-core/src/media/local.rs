@@ -163,6 +163,14 @@ impl LocalStorage {
             )));
         }
         let target = self.path_of(&grant.key)?;
+        // Refused before the body is read; `finish` checks again, for two
+        // uploads through the same link at once.
+        if tokio::fs::try_exists(&target)
+            .await
+            .map_err(Error::internal)?
+        {
+            return Err(already_stored());
+        }
         let meta = self.meta_path_of(&grant.key)?;
         let tmp_dir = self.root.join(".tmp");
         tokio::fs::create_dir_all(&tmp_dir)
@@ -267,6 +275,12 @@ impl ObjectStorage for LocalStorage {
 }
 
 /// An upload being written; it appears under its key only when
+/// An upload link writes its object once: what is stored stays as it was
+/// checked when the upload completed.
+fn already_stored() -> Error {
+    Error::conflict("an object is already stored under this key; a new upload gets a new link")
+}
+
 /// [`LocalUpload::finish`] succeeds, and is removed if dropped before.
 #[derive(Debug)]
 pub struct LocalUpload {
@@ -319,14 +333,21 @@ impl LocalUpload {
                     .map_err(Error::internal)?;
             }
         }
-        // The type first: an object is never visible without it.
+        // The type first: an object is never visible without it. Should
+        // another upload through the same link win the race below, this
+        // rewrote its type with the same signed one.
         tokio::fs::write(&self.meta, self.content_type.as_bytes())
             .await
             .map_err(Error::internal)?;
-        tokio::fs::rename(&self.tmp, &self.target)
-            .await
-            .map_err(Error::internal)?;
-        Ok(self.written)
+        // A link, not a rename: it fails when the key holds an object, so a
+        // stored file is never replaced (a rename would swap it silently).
+        let linked = tokio::fs::hard_link(&self.tmp, &self.target).await;
+        let _ = tokio::fs::remove_file(&self.tmp).await;
+        match linked {
+            Ok(()) => Ok(self.written),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(already_stored()),
+            Err(e) => Err(Error::internal(e)),
+        }
     }
 }
 
@@ -439,9 +460,23 @@ mod tests {
         drop(long);
 
         let mut ok = s.begin_put(&grant, Some("image/png")).await.unwrap();
+        // A second upload through the same link, at the same time.
+        let mut racing = s.begin_put(&grant, Some("image/png")).await.unwrap();
         ok.write(b"ab").await.unwrap();
         ok.write(b"cd").await.unwrap();
         ok.finish().await.unwrap();
+        racing.write(b"wxyz").await.unwrap();
+        let lost = racing.finish().await.unwrap_err();
+        assert_eq!(lost.kind(), crate::ErrorKind::Conflict, "{lost:?}");
+        // And one after: refused before its body is read.
+        let late = s.begin_put(&grant, Some("image/png")).await.unwrap_err();
+        assert_eq!(late.kind(), crate::ErrorKind::Conflict, "{late:?}");
+        assert_eq!(std::fs::read(dir.join(key)).unwrap(), b"abcd");
+        assert_eq!(
+            std::fs::read_dir(dir.join(".tmp")).unwrap().count(),
+            0,
+            "no temporary file is left behind"
+        );
         assert_eq!(
             s.head(key).await.unwrap(),
             Some(ObjectMeta {

@@ -102,6 +102,10 @@ impl ObjectStorage for S3Storage {
             .key(key)
             .content_type(content_type)
             .content_length(size)
+            // Signed, so the client must send it: the link writes the key
+            // once, and a stored object cannot be swapped after its upload
+            // was checked (S3 answers 412 to a second PUT).
+            .if_none_match("*")
             .presigned(Self::presigning(now, expires_in)?)
             .await
             .map_err(presign_failed)?;
