@@ -927,6 +927,21 @@ async fn coupons_price_checkouts_and_only_owners_make_them(h: Harness) {
             .unwrap_err();
         assert_eq!(err.kind(), kind);
     }
+    // Another owner beside the course is pointed out, not dropped.
+    let err = lms
+        .create_coupon(
+            &owner,
+            CouponInput {
+                code: "ELSEWHERE".into(),
+                course_id: Some(course.id),
+                owner_id: rival.user_id(),
+                percent_off: Some(50),
+                ..CouponInput::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.fields()[0].field, "owner_id", "{err:?}");
     assert!(lms.coupons(&Actor::System, None).await.unwrap().is_empty());
 
     let half = lms

@@ -150,6 +150,14 @@ impl Lms {
                         "must be the course's price currency",
                     ));
                 }
+                // A course's coupon is its owner's; another owner named
+                // beside it is a mistake to point out, not to drop.
+                if input.owner_id.is_some_and(|o| o != course.owner_id) {
+                    return Err(Error::invalid_field(
+                        "owner_id",
+                        "must be the course's owner, or left out when a course is named",
+                    ));
+                }
                 course.owner_id
             }
             None => match (input.owner_id, actor.user_id()) {
