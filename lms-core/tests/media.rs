@@ -194,6 +194,14 @@ async fn bad_upload_requests_are_refused_naming_the_field_and_store_nothing(h: H
         ),
         // An article lecture has no video.
         (video(lectures[1].id, 10), "lecture_id"),
+        // Shown as "Intro-4pm.exe" reversed by the override.
+        (
+            UploadInput {
+                file_name: "Intro\u{202E}4pm.exe".into(),
+                ..video(lectures[0].id, 10)
+            },
+            "file_name",
+        ),
     ];
     for (input, field) in cases {
         let err = lms.create_upload(&owner, input).await.unwrap_err();

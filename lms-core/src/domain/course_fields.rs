@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::text::{BIDI_CONTROL, has_bidi_control};
 use crate::error::Error;
 
 /// Whether `s` fits on one line: no control characters at all (not even a
@@ -253,6 +254,9 @@ impl Title {
         if !single_line(title) {
             return Err(Error::invalid_field(field, "must be a single line of text"));
         }
+        if has_bidi_control(title) {
+            return Err(Error::invalid_field(field, BIDI_CONTROL));
+        }
         Ok(Self(title.to_owned()))
     }
 
@@ -291,6 +295,9 @@ impl Subtitle {
         }
         if !single_line(subtitle) {
             return Err(Error::invalid_field(field, "must be a single line of text"));
+        }
+        if has_bidi_control(subtitle) {
+            return Err(Error::invalid_field(field, BIDI_CONTROL));
         }
         Ok(Self(subtitle.to_owned()))
     }
@@ -493,6 +500,8 @@ mod tests {
             "Intro\nRust",
             "Intro\tRust",
             "Intro\u{2028}Rust",
+            "Intro \u{202E}tsuR",
+            "Intro \u{2066}Rust\u{2069}",
             &too_long,
         ] {
             assert_eq!(
@@ -509,7 +518,7 @@ mod tests {
         assert_eq!(Subtitle::parse("subtitle", "   ").unwrap().as_str(), "");
         assert!(Subtitle::parse("subtitle", &"a".repeat(300)).is_ok());
         let too_long = "a".repeat(301);
-        for raw in ["one\ntwo", "nul\0", &too_long] {
+        for raw in ["one\ntwo", "nul\0", "\u{202D}left to right", &too_long] {
             let err = Subtitle::parse("subtitle", raw).unwrap_err();
             assert_eq!(field_of(err), "subtitle", "{raw:?}");
         }

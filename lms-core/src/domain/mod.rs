@@ -24,4 +24,5 @@ pub use password::Password;
 pub use role::Role;
 pub use secret::Secret;
 pub use slug::Slug;
+pub(crate) use text::{BIDI_CONTROL, has_bidi_control};
 pub use text::{Bio, DisplayName, ObjectKey};

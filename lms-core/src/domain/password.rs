@@ -14,8 +14,9 @@ static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
         .collect()
 });
 
-/// A new password that passed the policy: 8 to 128 characters and not one of
-/// the most common passwords. `Debug` never shows it.
+/// A new password that passed the policy: 8 to 128 characters, not only
+/// spaces, not one character repeated, and not one of the most common
+/// passwords. `Debug` never shows it.
 #[derive(Clone)]
 pub struct Password(String);
 
@@ -35,6 +36,19 @@ impl Password {
             return Err(Error::invalid_field(
                 field,
                 "must be at most 128 characters",
+            ));
+        }
+        // Spaces count, as every character does, but not alone; nor one
+        // character over and over (NIST SP 800-63B's "repetitive" passwords).
+        if raw.chars().all(char::is_whitespace) {
+            return Err(Error::invalid_field(field, "must not be only spaces"));
+        }
+        let mut chars = raw.chars();
+        let first = chars.next();
+        if chars.all(|c| Some(c) == first) {
+            return Err(Error::invalid_field(
+                field,
+                "must not be one character repeated",
             ));
         }
         if COMMON.contains(raw.to_lowercase().as_str()) {
@@ -85,6 +99,17 @@ mod tests {
         assert!(Password::parse("password", "password").is_err());
         assert!(Password::parse("password", "PassWord").is_err());
         assert!(Password::parse("password", "iloveyou").is_err());
+    }
+
+    #[test]
+    fn spaces_alone_or_one_character_repeated_are_rejected() {
+        for weak in ["        ", " \t \u{a0}    ", "zzzzzzzzzz", "éééééééé"] {
+            let err = Password::parse("password", weak).unwrap_err();
+            assert_eq!(err.fields()[0].field, "password", "{weak:?}");
+        }
+        // Spaces inside a password are as good as any character.
+        assert!(Password::parse("password", "  correct horse  ").is_ok());
+        assert!(Password::parse("password", "zzzzzzzzzy").is_ok());
     }
 
     #[test]

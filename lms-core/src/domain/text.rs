@@ -8,6 +8,20 @@ fn no_control(s: &str) -> bool {
     !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
 }
 
+/// Whether `s` holds a Unicode bidirectional embedding, override or
+/// isolate control (U+202A to U+202E, U+2066 to U+2069). Invisible, they
+/// reorder the text around them, so a name, a title or a file name could
+/// read as something else ("Trojan Source"). The marks (U+200E, U+200F)
+/// stay allowed: they only nudge mixed right-to-left text.
+pub(crate) fn has_bidi_control(s: &str) -> bool {
+    s.chars()
+        .any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+}
+
+/// The refusal for [`has_bidi_control`].
+pub(crate) const BIDI_CONTROL: &str =
+    "must not contain bidirectional text controls (U+202A to U+202E, U+2066 to U+2069)";
+
 /// The name shown for a user: 1 to 100 characters, trimmed, one line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -28,6 +42,9 @@ impl DisplayName {
         }
         if name.chars().any(char::is_control) {
             return Err(Error::invalid_field(field, "must be a single line of text"));
+        }
+        if has_bidi_control(name) {
+            return Err(Error::invalid_field(field, BIDI_CONTROL));
         }
         Ok(Self(name.to_owned()))
     }
@@ -112,6 +129,16 @@ mod tests {
                 .as_str(),
             "Ada"
         );
+    }
+
+    #[test]
+    fn a_display_name_that_reorders_itself_is_rejected() {
+        // Shows as "Adminexe.gnp" reversed: the override hides the order.
+        let err = DisplayName::parse("display_name", "Admin\u{202E}gnp.exe").unwrap_err();
+        assert_eq!(err.fields()[0].field, "display_name");
+        assert!(DisplayName::parse("display_name", "Ada \u{2067}x\u{2069}").is_err());
+        // Right-to-left names, with or without a mark, are names.
+        assert!(DisplayName::parse("display_name", "\u{5d3}\u{5e0}\u{5d4} \u{200F}Dana").is_ok());
     }
 
     #[test]

@@ -105,6 +105,8 @@ fn check_upload(input: &UploadInput) -> Result<CheckedUpload> {
             "file_name",
             "must not contain control characters".to_owned(),
         );
+    } else if crate::domain::has_bidi_control(file_name) {
+        bad("file_name", crate::domain::BIDI_CONTROL.to_owned());
     }
     // Parameters (`; charset=...`) are not part of what is signed.
     let content_type = input
