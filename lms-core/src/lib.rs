@@ -63,6 +63,7 @@ pub mod error;
 pub mod events;
 pub mod live;
 pub mod media;
+pub mod objects;
 pub mod payments;
 pub mod progress;
 pub mod signing;

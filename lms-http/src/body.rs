@@ -13,8 +13,8 @@ use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Bytes;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-use crate::objects::Objects;
 use crate::problem::Problem;
+use lms_core::objects::Objects;
 
 /// A boxed error, what bodies fail with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -53,7 +53,6 @@ mod handlers;
 mod headers;
 mod memo;
 pub mod metrics;
-mod objects;
 pub mod openapi;
 pub mod problem;
 mod query;

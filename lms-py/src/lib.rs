@@ -16,6 +16,7 @@
 use std::future::Future;
 use std::net::IpAddr;
 
+use lms_core::objects::Objects;
 use lms_core::{
     AccountUpdate, Actor, AssetId, AuthAction, CatalogQuery, CheckoutInput, Config, CouponCheck,
     CouponId, CouponInput, CourseExport, CourseId, CourseInput, CourseStatus, CourseUpdate,
@@ -1651,7 +1652,7 @@ fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny
 /// is `invalid_input` naming the field, dotted from the top (`price.amount`),
 /// as the HTTP face answers a body (lms-http's `body::parse`).
 fn from_value<T: DeserializeOwned>(value: Value) -> lms_core::Result<T> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    serde_path_to_error::deserialize(Objects(value)).map_err(|e| {
         let path = e.path().to_string();
         let f = FieldError::from_shape_error(&path, &e.into_inner().to_string());
         Error::invalid_field(f.field, f.message)

@@ -106,6 +106,19 @@ async def test_unknown_and_missing_keywords_are_invalid_input_naming_them(school
     assert bad_id.value.fields[0]["field"] == "course_id"
 
 
+async def test_a_list_in_place_of_a_nested_record_is_refused_and_changes_nothing(
+    school: lms.Lms, world: World
+) -> None:
+    # A list would otherwise fill the record's fields in order: a price of 100 USD.
+    course = await school.create_course(world.instructor, title="Kept")
+    with pytest.raises(lms.InvalidInput) as listed:
+        await school.update_course(world.instructor, course.id, price=[100, "USD"])
+    assert listed.value.fields[0]["field"] == "price"
+    assert "expected a JSON object" in listed.value.fields[0]["message"]
+    kept = await school.course_detail(world.instructor, course.id)
+    assert kept["price"] == {"kind": "free"}
+
+
 async def test_throttling_refuses_with_retry_after_once_an_account_is_over_its_rate(database: Database) -> None:
     school = await lms.Lms.open(database.url, **database.config(), auth_account_rate_per_minute=2)
     email = unique_email("eve")

@@ -14,7 +14,9 @@
 //! - `FOR_UPDATE: &str`, appended to a `SELECT` that reads a row the step
 //!   then changes, so no other writer changes it in between;
 //! - `EVENT_ORDER: &str`, a condition on the rows of each event insert
-//!   (PostgreSQL's event-order lock, see `postgres.rs`), or nothing.
+//!   (PostgreSQL's event-order lock, see `postgres.rs`), or nothing;
+//! - `write_by_text`, `commit_text` and `then`, which save round trips by
+//!   putting several statements in one text (see `sql::enrollment`).
 //!
 //! Every step that writes an event writes it as its last statement before
 //! the commit: on PostgreSQL `EVENT_ORDER` takes a lock held until the
@@ -216,8 +218,9 @@ macro_rules! sql_store {
             refresh: &NewRefreshToken,
             at: Timestamp,
         ) -> Result<()> {
-            // One text, one round trip: the token's row reads nothing the
-            // session's writes (its foreign key is checked at the end).
+            // One text, one round trip. On PostgreSQL `then` makes it one
+            // statement, whose end is when the token's foreign key to the
+            // session is checked: the session row is there by then.
             let sql = then(
                 "INSERT INTO sessions (id, user_id, created_at, last_used_at) \
                  VALUES ($1, $2, $3, $3)",

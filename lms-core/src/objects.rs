@@ -1,4 +1,6 @@
-//! A deserializer that reads structs from JSON objects only.
+//! A deserializer that reads structs from JSON objects only, for the faces
+//! that turn a caller's JSON (HTTP bodies, Python dicts) into the core's
+//! request structs.
 //!
 //! serde_json also fills a struct from an array, taking its items as the
 //! fields in declaration order: `["Ada","bio"]` would update a profile as
@@ -16,6 +18,7 @@ use serde::de::{
 };
 
 /// A deserializer whose structs come from objects only.
+#[derive(Debug)]
 pub struct Objects<D>(pub D);
 
 /// A visitor that passes everything to the one it wraps; as a struct's
