@@ -194,7 +194,7 @@ async fn bad_upload_requests_are_refused_naming_the_field_and_store_nothing(h: H
         ),
         // An article lecture has no video.
         (video(lectures[1].id, 10), "lecture_id"),
-        // Shown as "Intro-4pm.exe" reversed by the override.
+        // On screen "Introexe.mp4": the override reverses what follows it.
         (
             UploadInput {
                 file_name: "Intro\u{202E}4pm.exe".into(),

@@ -11,10 +11,10 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http_body_util::BodyExt as _;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Bytes;
+use lms_core::objects::Objects;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::problem::Problem;
-use lms_core::objects::Objects;
 
 /// A boxed error, what bodies fail with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn a_display_name_that_reorders_itself_is_rejected() {
-        // Shows as "Adminexe.gnp" reversed: the override hides the order.
+        // On screen "Adminexe.png": the override reverses what follows it.
         let err = DisplayName::parse("display_name", "Admin\u{202E}gnp.exe").unwrap_err();
         assert_eq!(err.fields()[0].field, "display_name");
         assert!(DisplayName::parse("display_name", "Ada \u{2067}x\u{2069}").is_err());

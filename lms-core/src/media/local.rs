@@ -274,13 +274,13 @@ impl ObjectStorage for LocalStorage {
     }
 }
 
-/// An upload being written; it appears under its key only when
 /// An upload link writes its object once: what is stored stays as it was
 /// checked when the upload completed.
 fn already_stored() -> Error {
     Error::conflict("an object is already stored under this key; a new upload gets a new link")
 }
 
+/// An upload being written; it appears under its key only when
 /// [`LocalUpload::finish`] succeeds, and is removed if dropped before.
 #[derive(Debug)]
 pub struct LocalUpload {
