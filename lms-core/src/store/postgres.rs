@@ -4,12 +4,14 @@
 //! parameter, so every statement (and the migration table) lands in it with
 //! no extra round trip, and two schools on one server never see each other.
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
 
 use super::batch::Batcher;
@@ -133,10 +135,44 @@ impl PostgresStore {
         self.writes.fetch_add(1, Ordering::Release);
         Ok(done?)
     }
+
+    /// A write step sent as one text, which `changed_then` makes one
+    /// statement here: a statement is atomic alone, so it runs on a pooled
+    /// connection with no transaction around it, saving the `BEGIN` and
+    /// `COMMIT` round trips. Nothing goes before or after the text.
+    async fn write_in_one_text(&self) -> Result<(OneText, &'static str, &'static str)> {
+        Ok((OneText(self.pool.acquire().await?), "", ""))
+    }
 }
 
 /// A write step's transaction.
 pub(crate) type WriteTx = Transaction<'static, Postgres>;
+
+/// The connection of a write step sent as one statement (see
+/// [`PostgresStore::write_in_one_text`]).
+#[derive(Debug)]
+pub(crate) struct OneText(PoolConnection<Postgres>);
+
+impl OneText {
+    /// Nothing to send: the statement committed itself.
+    pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+impl Deref for OneText {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        &self.0
+    }
+}
+
+impl DerefMut for OneText {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.0
+    }
+}
 
 /// Locks the row read, so no other transaction changes it before this
 /// one's update.
@@ -165,6 +201,27 @@ fn commit_text(_: &mut WriteTx) -> &'static str {
 fn then(first: &str, second: &str) -> String {
     format!("WITH first AS ({first}) {second}")
 }
+
+/// `change`, an `UPDATE … RETURNING` of one row at most, then each of
+/// `inserts`, an `INSERT … SELECT … FROM changed` reading the row `change`
+/// returned, as one statement that answers that row. (`reread`, the row
+/// read again, is for SQLite, which has no writes in a `WITH`.)
+///
+/// The main query reads `changed`, so the update runs first, taking its
+/// row lock; the inserts, which nothing reads, run after it, at the
+/// statement's end. An event insert thus takes the event-order lock after
+/// the row lock, as it does as the last statement of a transaction.
+fn changed_then(change: &str, _reread: &str, inserts: &[&str]) -> String {
+    let mut sql = format!("WITH changed AS ({change})");
+    for (n, insert) in inserts.iter().enumerate() {
+        sql.push_str(&format!(", insert{n} AS ({insert})"));
+    }
+    sql.push_str(" SELECT * FROM changed");
+    sql
+}
+
+/// The function that builds a JSON object from keys and values.
+const JSON_OBJECT: &str = "jsonb_build_object";
 
 /// Taken by every event insert before its rows, held until the commit:
 /// the event-order lock.

@@ -16,7 +16,11 @@
 //! - `EVENT_ORDER: &str`, a condition on the rows of each event insert
 //!   (PostgreSQL's event-order lock, see `postgres.rs`), or nothing;
 //! - `write_by_text`, `commit_text` and `then`, which save round trips by
-//!   putting several statements in one text (see `sql::enrollment`).
+//!   putting several statements in one text (see `sql::enrollment`);
+//! - `write_in_one_text` and `changed_then`, for a step whose every
+//!   statement goes in one text: an update and the inserts that follow
+//!   from the row it changed (see `begin_login_attempt`);
+//! - `JSON_OBJECT`, the SQL function that builds a JSON object.
 //!
 //! Every step that writes an event writes it as its last statement before
 //! the commit: on PostgreSQL `EVENT_ORDER` takes a lock held until the
@@ -156,19 +160,6 @@ macro_rules! sql_store {
             append_all(tx, vec![(event, at)]).await
         }
 
-        /// [`append`], with the commit in the same statement text where the
-        /// backend can (see `commit_text`): one round trip fewer for a step
-        /// whose event is the last thing it writes. The step still commits
-        /// after, which sends only what the text did not.
-        async fn append_committing(
-            tx: &mut WriteTx,
-            event: NewEvent,
-            at: Timestamp,
-        ) -> Result<()> {
-            let commit = commit_text(tx);
-            insert_events(tx, vec![(event, at)], commit).await
-        }
-
         /// Appends events in order, in one statement (see [`append`]).
         async fn append_all(
             tx: &mut WriteTx,
@@ -177,20 +168,10 @@ macro_rules! sql_store {
             if events.is_empty() {
                 return Ok(());
             }
-            insert_events(tx, events, "").await
-        }
-
-        /// Inserts `events` (at least one), followed by `tail` in the same
-        /// text.
-        async fn insert_events(
-            tx: &mut WriteTx,
-            events: Vec<(NewEvent, Timestamp)>,
-            tail: &str,
-        ) -> Result<()> {
             // The rows come in list order, which the ids follow.
             let sql = format!(
                 "INSERT INTO events (kind, subject_type, subject_id, user_id, course_id, \
-                 actor_kind, actor_id, payload, created_at) SELECT * FROM ({}) AS v{EVENT_ORDER}{tail}",
+                 actor_kind, actor_id, payload, created_at) SELECT * FROM ({}) AS v{EVENT_ORDER}",
                 $crate::store::sql::values(events.len(), 9, 1)
             );
             let mut query = sqlx::query(&sql);
@@ -210,6 +191,56 @@ macro_rules! sql_store {
             Ok(())
         }
 
+        /// An insert of one event for each row of `changed` (see
+        /// `changed_then`), bound from `$first` on by [`bind_event`].
+        /// `payload` is the SQL that builds the payload from the row, or
+        /// `None` to bind the event's own after the rest.
+        fn event_per_changed(first: usize, payload: Option<&str>) -> String {
+            let params: Vec<String> = (first..first + 8).map(|n| format!("${n}")).collect();
+            let payload = payload.map_or_else(|| format!("${}", first + 8), str::to_owned);
+            format!(
+                "INSERT INTO events (kind, subject_type, subject_id, user_id, course_id, \
+                 actor_kind, actor_id, created_at, payload) SELECT {}, {payload} \
+                 FROM changed{EVENT_ORDER}",
+                params.join(", ")
+            )
+        }
+
+        /// Binds `event` at `at` for [`event_per_changed`], all but the
+        /// payload.
+        fn bind_event<'q>(
+            query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+            event: &NewEvent,
+            at: Timestamp,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+            query
+                .bind(event.kind)
+                .bind(event.subject_type)
+                .bind(event.subject_id)
+                .bind(event.user_id)
+                .bind(event.course_id)
+                .bind(event.actor_kind)
+                .bind(event.actor_id)
+                .bind(ts(at))
+        }
+
+        /// The inserts of a live session and its first refresh token, for
+        /// each row `from` gives (a `FROM` clause, or nothing for one row).
+        /// Binds: `$1` the session, `$2` the user, `$3` the time, `$4` the
+        /// token's hash, `$5` its expiry.
+        fn session_inserts(from: &str) -> [String; 2] {
+            [
+                format!(
+                    "INSERT INTO sessions (id, user_id, created_at, last_used_at) \
+                     SELECT $1, $2, $3, $3{from}"
+                ),
+                format!(
+                    "INSERT INTO refresh_tokens (token_hash, session_id, user_id, created_at, \
+                     expires_at) SELECT $4, $1, $2, $3, $5{from}"
+                ),
+            ]
+        }
+
         /// Inserts a live session with its first refresh token.
         async fn insert_session(
             tx: &mut WriteTx,
@@ -221,13 +252,8 @@ macro_rules! sql_store {
             // One text, one round trip. On PostgreSQL `then` makes it one
             // statement, whose end is when the token's foreign key to the
             // session is checked: the session row is there by then.
-            let sql = then(
-                "INSERT INTO sessions (id, user_id, created_at, last_used_at) \
-                 VALUES ($1, $2, $3, $3)",
-                "INSERT INTO refresh_tokens (token_hash, session_id, user_id, created_at, \
-                 expires_at) VALUES ($4, $1, $2, $3, $5)",
-            );
-            sqlx::query(&sql)
+            let [session, token] = session_inserts("");
+            sqlx::query(&then(&session, &token))
                 .bind(id.0)
                 .bind(user.0)
                 .bind(ts(at))
@@ -383,7 +409,6 @@ macro_rules! sql_store {
                 actor: Actor,
                 at: Timestamp,
             ) -> Result<LoginAttempt> {
-                let (mut tx, begin) = self.write_by_text().await?;
                 // One statement counts the attempt and reads the count, so
                 // concurrent attempts are counted one after the other, each
                 // seeing the last (the row stays locked until the commit).
@@ -397,23 +422,44 @@ macro_rules! sql_store {
                      AND (locked_until IS NULL OR locked_until <= $4) \
                      RETURNING failed_logins, locked_until"
                 );
-                // The first try begins the transaction too (see
-                // `write_by_text`).
-                let first = format!("{begin}{count}");
+                // The event follows from the counted row, in the same text:
+                // its payload is built there, the lock's time bound as the
+                // JSON text serde makes of it (`$5`), so the payload reads
+                // as one built here would.
+                let lock_json = match serde_json::to_value(policy.lock_until) {
+                    Ok(serde_json::Value::String(text)) => text,
+                    _ => return Err(Error::internal("a time serializes as a JSON string")),
+                };
+                let payload = format!(
+                    "{JSON_OBJECT}('attempt', failed_logins, 'locked_until', \
+                     CASE WHEN locked_until IS NULL THEN NULL ELSE $5 END)"
+                );
+                let counted_and_logged = changed_then(
+                    &count,
+                    "SELECT failed_logins, locked_until FROM users WHERE id = $1",
+                    &[&event_per_changed(6, Some(&payload))],
+                );
+                let event = NewEvent::user(kinds::USER_LOGIN_ATTEMPTED, user.0, actor, json!(null));
                 let count_attempt = |sql| {
-                    sqlx::query(sql)
+                    let query = sqlx::query(sql)
                         .bind(user.0)
                         .bind(i64::from(policy.max_failures))
                         .bind(ts(policy.lock_until))
                         .bind(ts(at))
+                        .bind(lock_json.clone());
+                    bind_event(query, &event, at)
                 };
-                let mut counted = count_attempt(&first)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if counted.is_none() {
+                // The whole step in one round trip (see `write_in_one_text`).
+                let (mut one, begin, commit) = self.write_in_one_text().await?;
+                let first = format!("{begin}{counted_and_logged}{commit}");
+                let mut counted = count_attempt(&first).fetch_all(&mut *one).await?;
+                // Changes nothing the read cache holds: not counted.
+                one.commit().await?;
+                if counted.is_empty() {
                     // Locked, gone, or (on PostgreSQL, which reads what
                     // committed since) unlocked by a success in between:
                     // read the row locked, by the same test, and decide.
+                    let mut tx = self.write().await?;
                     let row = sqlx::query(&format!(
                         "SELECT locked_until, (locked_until IS NULL OR locked_until <= $2) \
                          AS open FROM users WHERE id = $1 AND deleted_at IS NULL{FOR_UPDATE}"
@@ -424,60 +470,74 @@ macro_rules! sql_store {
                     .await?
                     .ok_or_else(|| Error::not_found("user not found"))?;
                     let until: Option<Timestamp> = row.try_get("locked_until")?;
-                    match until {
-                        Some(until) if !row.try_get::<bool, _>("open")? => {
-                            tx.rollback().await?;
-                            return Ok(LoginAttempt::Locked { until });
-                        }
-                        // The row is held now, so the count goes through.
-                        _ => counted = count_attempt(&count).fetch_optional(&mut *tx).await?,
+                    let open: bool = row.try_get("open")?;
+                    if let Some(until) = until.filter(|_| !open) {
+                        tx.rollback().await?;
+                        return Ok(LoginAttempt::Locked { until });
                     }
+                    // The row is held now, so the count goes through.
+                    counted = count_attempt(&counted_and_logged).fetch_all(&mut *tx).await?;
+                    tx.commit().await?;
                 }
                 let row = counted
+                    .first()
                     .ok_or_else(|| Error::internal("a held account row refused its count"))?;
-                let attempt: i64 = row.try_get("failed_logins")?;
-                let lock: Option<Timestamp> = row.try_get("locked_until")?;
-                let payload = json!({ "attempt": attempt, "locked_until": lock });
-                let event = NewEvent::user(kinds::USER_LOGIN_ATTEMPTED, user.0, actor, payload);
-                append_committing(&mut tx, event, at).await?;
-                // Changes nothing the read cache holds: not counted.
-                tx.commit().await?;
                 Ok(LoginAttempt::Reserved {
-                    attempt,
-                    locked_until: lock,
+                    attempt: row.try_get("failed_logins")?,
+                    locked_until: row.try_get("locked_until")?,
                 })
             }
 
             async fn start_session(&self, session: NewSession, at: Timestamp) -> Result<()> {
-                let (mut tx, begin) = self.write_by_text().await?;
-                let rehashed = session.rehashed_password.is_some();
                 // The conditions are what the password check relied on; the
-                // session starts only while they all still hold.
-                let reset = format!(
-                    "{begin}UPDATE users SET failed_logins = 0, locked_until = NULL, \
-                     password_hash = COALESCE($2, password_hash) \
-                     WHERE id = $1 AND deleted_at IS NULL AND NOT disabled \
-                     AND token_version = $3 AND password_hash = $4 \
-                     AND (locked_until IS NULL OR locked_until <= $5 OR locked_until = $6) \
-                     RETURNING id"
+                // session starts only while they all still hold. Binds `$1`
+                // to `$5` are the session's (see `session_inserts`).
+                let reset = "UPDATE users SET failed_logins = 0, locked_until = NULL, \
+                     password_hash = COALESCE($6, password_hash) \
+                     WHERE id = $2 AND deleted_at IS NULL AND NOT disabled \
+                     AND token_version = $7 AND password_hash = $8 \
+                     AND (locked_until IS NULL OR locked_until <= $3 OR locked_until = $9) \
+                     RETURNING id";
+                let [new_session, new_token] = session_inserts(" FROM changed");
+                // One statement on PostgreSQL, whose end is when the token's
+                // foreign key to the session is checked.
+                let started = changed_then(
+                    reset,
+                    "SELECT id FROM users WHERE id = $2",
+                    &[&new_session, &new_token, &event_per_changed(10, None)],
                 );
-                let done = sqlx::query(&reset)
-                .bind(session.user_id.0)
-                .bind(session.rehashed_password)
-                .bind(session.token_version)
-                .bind(&session.password_hash)
-                .bind(ts(at))
-                .bind(session.own_lock.map(ts))
-                .fetch_optional(&mut *tx)
-                .await?;
-                if done.is_none() {
+                let payload = json!({ "rehashed_password": session.rehashed_password.is_some() });
+                let event = NewEvent::session(
+                    kinds::SESSION_STARTED,
+                    session.id.0,
+                    session.user_id.0,
+                    payload,
+                );
+                let (mut one, begin, commit) = self.write_in_one_text().await?;
+                let text = format!("{begin}{started}{commit}");
+                let query = sqlx::query(&text)
+                    .bind(session.id.0)
+                    .bind(session.user_id.0)
+                    .bind(ts(at))
+                    .bind(&session.refresh.hash)
+                    .bind(ts(session.refresh.expires_at))
+                    .bind(session.rehashed_password)
+                    .bind(session.token_version)
+                    .bind(&session.password_hash)
+                    .bind(session.own_lock.map(ts));
+                let started = bind_event(query, &event, at)
+                    .bind(Json(&event.payload))
+                    .fetch_all(&mut *one)
+                    .await?;
+                // Changes nothing the read cache holds: not counted.
+                one.commit().await?;
+                if started.is_empty() {
                     let locked: Option<Option<Timestamp>> = sqlx::query_scalar(
                         "SELECT locked_until FROM users WHERE id = $1 AND deleted_at IS NULL",
                     )
                     .bind(session.user_id.0)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&self.pool)
                     .await?;
-                    tx.rollback().await?;
                     return Err(match locked {
                         None => Error::not_found("user not found"),
                         Some(Some(until)) if until > at && session.own_lock != Some(until) => {
@@ -486,17 +546,6 @@ macro_rules! sql_store {
                         Some(_) => Error::unauthenticated("credentials changed; sign in again"),
                     });
                 }
-                insert_session(&mut tx, session.id, session.user_id, &session.refresh, at).await?;
-                let payload = json!({ "rehashed_password": rehashed });
-                let event = NewEvent::session(
-                    kinds::SESSION_STARTED,
-                    session.id.0,
-                    session.user_id.0,
-                    payload,
-                );
-                append_committing(&mut tx, event, at).await?;
-                // Changes nothing the read cache holds: not counted.
-                tx.commit().await?;
                 Ok(())
             }
 

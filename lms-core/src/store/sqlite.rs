@@ -342,7 +342,21 @@ impl SqliteStore {
         self.writes.fetch_add(1, Ordering::Release);
         Ok(done?)
     }
+
+    /// A write step sent as one text: what goes before it begins the
+    /// transaction and what goes after commits it (see `write_by_text` and
+    /// [`commit_text`]), so the step is one round trip. Committing the
+    /// returned transaction then sends nothing more.
+    async fn write_in_one_text(&self) -> Result<(OneText, &'static str, &'static str)> {
+        let (mut tx, begin) = self.write_by_text().await?;
+        let commit = commit_text(&mut tx);
+        Ok((tx, begin, commit))
+    }
 }
+
+/// The transaction of a write step sent as one text (see
+/// [`SqliteStore::write_in_one_text`]).
+pub(crate) type OneText = WriteTx;
 
 /// Every write step already holds the database's write lock (`BEGIN
 /// IMMEDIATE`), so reading a row to change it needs no row lock.
@@ -358,6 +372,28 @@ const PROGRESS_ROWS_JSON: &str = "json_group_array(json_array(hex(p.lecture_id),
 fn then(first: &str, second: &str) -> String {
     format!("{first}; {second}")
 }
+
+/// `change`, an `UPDATE … RETURNING` of one row at most, then each of
+/// `inserts`, an `INSERT … SELECT … FROM changed`, as one text that answers
+/// the row `change` returned.
+///
+/// SQLite has no writes in a `WITH`, so each insert reads the row again, by
+/// `reread`, as `changed`, and only while the statement before it changed
+/// a row (`changes()` counts the rows the last finished statement changed):
+/// first the update, then each insert, one row for one. An update that
+/// matched no row thus inserts nothing.
+fn changed_then(change: &str, reread: &str, inserts: &[&str]) -> String {
+    let mut sql = change.to_owned();
+    for insert in inserts {
+        sql.push_str(&format!(
+            "; WITH changed AS (SELECT * FROM ({reread}) WHERE changes() = 1) {insert}"
+        ));
+    }
+    sql
+}
+
+/// The function that builds a JSON object from keys and values.
+const JSON_OBJECT: &str = "json_object";
 
 /// Writers are serialized, so events commit in id order without help.
 const EVENT_ORDER: &str = "";

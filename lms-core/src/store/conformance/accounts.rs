@@ -283,6 +283,38 @@ pub async fn concurrent_login_attempts_never_pass_the_limit(store: Arc<dyn Store
     );
 }
 
+/// The attempt event's payload is built by the store from the counted
+/// row; the lock's time in it reads as in every other payload. A time
+/// whose fraction ends in zeros tells the two apart: serde writes
+/// `.500Z`, SQLite keeps `.500000Z`, PostgreSQL prints `09:45:00.5+00`.
+pub async fn the_locking_attempt_logs_its_lock_time_as_serde_writes_it(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let until = DateTime::parse_from_rfc3339("2026-03-01T09:45:00.500Z")
+        .expect("valid time")
+        .with_timezone(&Utc);
+    let policy = LockPolicy {
+        max_failures: 1,
+        lock_until: until,
+    };
+    let attempt = store
+        .begin_login_attempt(ada, policy, Actor::Anonymous, t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        attempt,
+        LoginAttempt::Reserved {
+            attempt: 1,
+            locked_until: Some(until)
+        }
+    );
+    let events = events_of(&*store, kinds::USER_LOGIN_ATTEMPTED).await;
+    assert_eq!(
+        events[0].payload,
+        json!({ "attempt": 1, "locked_until": "2026-03-01T09:45:00.500Z" })
+    );
+    assert_eq!(events[0].payload["locked_until"], json!(until));
+}
+
 /// A login clears the count and lock, and stores a rehash when given.
 pub async fn starting_a_session_clears_failures_and_stores_a_rehash(store: Arc<dyn Store>) {
     let ada = make_user(&*store, "ada@example.com").await;

@@ -67,6 +67,7 @@ macro_rules! store_conformance_tests {
             session_user_tells_live_from_ended_sessions,
             login_attempts_count_up_and_lock_at_the_limit,
             concurrent_login_attempts_never_pass_the_limit,
+            the_locking_attempt_logs_its_lock_time_as_serde_writes_it,
             starting_a_session_clears_failures_and_stores_a_rehash,
             a_session_starts_only_while_the_checked_credentials_hold,
             a_lock_set_by_other_attempts_stops_a_session_and_its_own_does_not,
