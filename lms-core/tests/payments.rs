@@ -511,7 +511,13 @@ async fn stripe_checkout_sends_one_idempotent_form_and_its_webhook_enrolls_once(
     assert_eq!(accepted.status, OrderStatus::Paid);
     assert!(enrolled(&lms, &other_learner, course.id).await);
     // Students see their own orders only.
-    assert_eq!(lms.my_orders(&other_learner).await.unwrap().len(), 2);
+    assert_eq!(
+        lms.my_orders(&other_learner, None, None)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     let err = lms.order(&learner, flagged[0].id).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     let err = lms
@@ -838,7 +844,12 @@ async fn checkout_refuses_what_it_must_and_stores_nothing(h: Harness) {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict);
 
-    assert!(lms.my_orders(&learner).await.unwrap().is_empty());
+    assert!(
+        lms.my_orders(&learner, None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(stripe.requests().is_empty());
     assert_eq!(count_events(&lms, kinds::ORDER_CREATED).await, 0);
 

@@ -619,7 +619,8 @@ fn spec(route: Route, s: &mut Schemas) -> Spec {
         .ok(s.of::<ReconcileReport>())
         .errors(&[403]),
         Route::MyOrders => {
-            Spec::new("payments", "The signed-in user's orders", Signed).ok(s.items::<Order>())
+            Spec::new("payments", "The signed-in user's orders, oldest first", Signed)
+                .ok(s.items::<Order>())
         }
         Route::ListOrders => Spec::new("payments", "Orders matching filters (admins)", Signed)
             .ok(s.items::<Order>())
@@ -817,8 +818,10 @@ fn query_param(route: Route, name: &str, s: &mut Schemas) -> Parameter {
             "`true`: only orders flagged for review (`review_reason`)",
             ObjectBuilder::new().schema_type(Type::Boolean).into(),
         ),
-        (Route::ListOrders, "after") => ("The last order id of the previous page", uuid().into()),
-        (Route::ListOrders, "limit") => ("Page size", page_size(200, 50).into()),
+        (Route::ListOrders | Route::MyOrders, "after") => {
+            ("The last order id of the previous page", uuid().into())
+        }
+        (Route::ListOrders | Route::MyOrders, "limit") => ("Page size", page_size(200, 50).into()),
         (Route::ListCoupons, "owner") => (
             "Only this owner's coupons (admins; others see their own)",
             uuid().into(),

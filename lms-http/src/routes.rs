@@ -468,8 +468,8 @@ fn metrics_text(ctx: Ctx<'_>) -> Result<Reply, Problem> {
 impl Route {
     /// The query parameters the route takes, checked before its handler
     /// runs, so that a parameter a route does not know is a 422 there too
-    /// rather than silently ignored (`/me/orders?limit=1` answering every
-    /// order). `None`: the query is not ours to judge (probes with
+    /// rather than silently ignored (`/me/enrollments?limit=1` answering
+    /// every enrollment). `None`: the query is not ours to judge (probes with
     /// cache-busting parameters, provider webhooks at a URL the operator
     /// chose, signed file links).
     pub(crate) fn query_params(self) -> Option<&'static [&'static str]> {
@@ -488,6 +488,7 @@ impl Route {
             Route::InstructorCourses => Some(courses::INSTRUCTOR_QUERY),
             Route::CourseEnrollments => Some(enrollments::LIST_QUERY),
             Route::LecturePlayback => Some(media::PLAYBACK_QUERY),
+            Route::MyOrders => Some(orders::MINE_QUERY),
             Route::ListOrders => Some(orders::LIST_QUERY),
             Route::ListCoupons => Some(coupons::LIST_QUERY),
             _ => Some(&[]),

@@ -26,6 +26,7 @@ on_both_stores!(
     razorpay_checkout_is_verified_by_signature_and_by_webhook,
     coupons_are_made_priced_listed_and_disabled,
     orders_are_listed_shown_refunded_and_marked_paid,
+    a_learners_orders_come_a_page_at_a_time,
     bad_payment_input_is_refused_naming_the_field_and_stores_nothing,
     without_providers_checkout_and_webhooks_say_so,
 );
@@ -635,6 +636,46 @@ async fn coupons_are_made_priced_listed_and_disabled(t: TestApp) {
         .send()
         .await
         .fields();
+    s.server.stop().await;
+}
+
+/// `/me/orders` pages like the admins' list: oldest first, `after` the
+/// last id of the page before; a bad `after` or `limit` is a 422 naming it.
+async fn a_learners_orders_come_a_page_at_a_time(t: TestApp) {
+    let s = shop(&t).await;
+    let mut orders = Vec::new();
+    for amount in [1000, 2000, 3000] {
+        let course = paid_course(&s.t, &s.owner, amount, "EUR").await;
+        let started = s
+            .checkout(&s.learner, &course, json!({"provider": "manual"}))
+            .await;
+        assert_eq!(started.status, 201, "{:?}", started.body);
+        orders.push(id_of(&started));
+    }
+    let page = |query: String| {
+        s.t.get(&format!("/api/v1/me/orders{query}"))
+            .token(&s.learner.token)
+            .send()
+    };
+    let ids = |reply: Reply| -> Vec<String> {
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        let items = reply.json()["items"].as_array().unwrap().clone();
+        items
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(page(String::new()).await), orders);
+    assert_eq!(ids(page("?limit=2".into()).await), orders[..2]);
+    let next = format!("?limit=2&after={}", orders[1]);
+    assert_eq!(ids(page(next).await), orders[2..]);
+    for (query, field) in [
+        ("?limit=0", "limit"),
+        ("?limit=201", "limit"),
+        ("?after=nope", "after"),
+    ] {
+        assert_eq!(page(query.into()).await.fields(), [field], "{query}");
+    }
     s.server.stop().await;
 }
 

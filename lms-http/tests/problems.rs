@@ -272,7 +272,7 @@ async fn an_unknown_or_malformed_query_parameter_is_a_422_naming_it(t: TestApp) 
     // A route without parameters refuses them too, before doing anything;
     // the probes take any.
     let admin = t.staff("params@example.com", Role::Admin).await;
-    for path in ["/api/v1/me?status=active", "/api/v1/me/orders?limit=1"] {
+    for path in ["/api/v1/me?status=active", "/api/v1/me/enrollments?limit=1"] {
         let reply = t.get(path).token(&admin.token).send().await;
         reply.problem(422, "invalid_input");
     }

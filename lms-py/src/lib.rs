@@ -1340,14 +1340,21 @@ impl PyLms {
         })
     }
 
-    /// The signed-in learner's orders, oldest first.
+    /// The signed-in learner's orders, oldest first; pass the last id as
+    /// `after` for the next page.
+    #[pyo3(signature = (actor, *, after=None, limit=None))]
     fn my_orders<'py>(
         &self,
         py: Python<'py>,
         actor: &Bound<'py, PyActor>,
+        after: Option<String>,
+        limit: Option<u32>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (lms, actor) = (self.lms.clone(), actor.get().0);
-        run(py, "Order", async move { lms.my_orders(&actor).await })
+        run(py, "Order", async move {
+            let after = after.map(|a| OrderId::parse("after", &a)).transpose()?;
+            lms.my_orders(&actor, after, limit).await
+        })
     }
 
     /// Orders by id (admins): `status`, `provider`, `user_id`, `course_id`,

@@ -553,6 +553,12 @@ async def test_manual_orders_refunds_and_reconciliation(database: Database, prov
     mine = await school.my_orders(late)
     assert [o.id for o in mine] == [lost.order_id, rzp.order_id]
     assert all(isinstance(o, lms.Order) for o in mine)
+    # A page at a time, as over HTTP.
+    assert [o.id for o in await school.my_orders(late, limit=1)] == [lost.order_id]
+    assert [o.id for o in await school.my_orders(late, after=lost.order_id)] == [rzp.order_id]
+    with pytest.raises(lms.InvalidInput) as refused:
+        await school.my_orders(late, limit=0)
+    assert fields_of(refused) == ["limit"]
     with pytest.raises(lms.NotFound):
         await school.order(learner, lost.order_id)
     with pytest.raises(lms.Forbidden):

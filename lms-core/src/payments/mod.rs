@@ -480,14 +480,22 @@ impl Lms {
         done.ok_or_else(|| Error::not_found("order not found"))
     }
 
-    /// The signed-in learner's orders, oldest first.
-    pub async fn my_orders(&self, actor: &Actor) -> Result<Vec<Order>> {
+    /// The signed-in learner's orders, oldest first, a page at a time (1 to
+    /// 200, 50 by default): pass the last id as `after` for the next page.
+    pub async fn my_orders(
+        &self,
+        actor: &Actor,
+        after: Option<OrderId>,
+        limit: Option<u32>,
+    ) -> Result<Vec<Order>> {
         let user = actor.require_user()?;
+        let limit = page_limit(limit, 50, 200)?;
         let query = OrderQuery {
             user_id: Some(user),
+            after,
             ..OrderQuery::default()
         };
-        self.store().list_orders(&query, 1000).await
+        self.store().list_orders(&query, limit).await
     }
 
     /// Orders matching a query (admins), in id order; pass the last id as

@@ -17,10 +17,17 @@ pub(crate) const LIST_QUERY: &[&str] = &[
     "limit",
 ];
 
-/// `GET /me/orders`: the signed-in learner's orders, oldest first.
+/// The query parameters of [`mine`].
+pub(crate) const MINE_QUERY: &[&str] = &["after", "limit"];
+
+/// `GET /me/orders?after=&limit=`: the signed-in learner's orders, oldest
+/// first; pass the last id as `after` for the next page.
 pub async fn mine(ctx: Ctx<'_>) -> Result<Reply, Problem> {
     let actor = ctx.actor().await?;
-    Reply::items(&ctx.lms().my_orders(&actor).await?)
+    let q = ctx.query(MINE_QUERY)?;
+    let after = q.parsed("after", OrderId::parse)?;
+    let limit = q.u32("limit")?;
+    Reply::items(&ctx.lms().my_orders(&actor, after, limit).await?)
 }
 
 /// `GET /orders?status=&provider=&user_id=&course_id=&flagged=&after=&limit=`
