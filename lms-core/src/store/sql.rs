@@ -171,21 +171,12 @@ macro_rules! sql_store {
             // The rows come in list order, which the ids follow.
             let sql = format!(
                 "INSERT INTO events (kind, subject_type, subject_id, user_id, course_id, \
-                 actor_kind, actor_id, payload, created_at) SELECT * FROM ({}) AS v{EVENT_ORDER}",
+                 actor_kind, actor_id, created_at, payload) SELECT * FROM ({}) AS v{EVENT_ORDER}",
                 $crate::store::sql::values(events.len(), 9, 1)
             );
             let mut query = sqlx::query(&sql);
-            for (event, at) in events {
-                query = query
-                    .bind(event.kind)
-                    .bind(event.subject_type)
-                    .bind(event.subject_id)
-                    .bind(event.user_id)
-                    .bind(event.course_id)
-                    .bind(event.actor_kind)
-                    .bind(event.actor_id)
-                    .bind(Json(event.payload))
-                    .bind(ts(at));
+            for (event, at) in &events {
+                query = bind_event(query, event, *at).bind(Json(&event.payload));
             }
             query.execute(&mut **tx).await?;
             Ok(())
@@ -206,8 +197,8 @@ macro_rules! sql_store {
             )
         }
 
-        /// Binds `event` at `at` for [`event_per_changed`], all but the
-        /// payload.
+        /// Binds `event` at `at`, all but the payload, in the order of the
+        /// columns of every event insert.
         fn bind_event<'q>(
             query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
             event: &NewEvent,
