@@ -186,6 +186,17 @@ fn razorpay_event(kind: &str, payload: Value) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The ids of a 200 list answer's items, in order.
+fn ids(reply: Reply) -> Vec<String> {
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn id_of(reply: &Reply) -> String {
     reply.json()["order_id"].as_str().unwrap().to_owned()
 }
@@ -657,14 +668,6 @@ async fn a_learners_orders_come_a_page_at_a_time(t: TestApp) {
             .token(&s.learner.token)
             .send()
     };
-    let ids = |reply: Reply| -> Vec<String> {
-        assert_eq!(reply.status, 200, "{:?}", reply.body);
-        let items = reply.json()["items"].as_array().unwrap().clone();
-        items
-            .iter()
-            .map(|o| o["id"].as_str().unwrap().to_owned())
-            .collect()
-    };
     assert_eq!(ids(page(String::new()).await), orders);
     assert_eq!(ids(page("?limit=2".into()).await), orders[..2]);
     let next = format!("?limit=2&after={}", orders[1]);
@@ -706,15 +709,6 @@ async fn orders_are_listed_shown_refunded_and_marked_paid(t: TestApp) {
         s.t.get(&format!("/api/v1/orders{query}"))
             .token(&s.admin.token)
             .send()
-    };
-    let ids = |reply: Reply| -> Vec<String> {
-        assert_eq!(reply.status, 200, "{:?}", reply.body);
-        reply.json()["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["id"].as_str().unwrap().to_owned())
-            .collect()
     };
     assert_eq!(ids(list("").await), [order.as_str()]);
     let open = format!(

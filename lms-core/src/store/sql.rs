@@ -430,6 +430,7 @@ macro_rules! sql_store {
                     "SELECT failed_logins, locked_until FROM users WHERE id = $1",
                     &[&event_per_changed(6, Some(&payload))],
                 );
+                // The payload is the SQL above: nothing of this one is bound.
                 let event = NewEvent::user(kinds::USER_LOGIN_ATTEMPTED, user.0, actor, json!(null));
                 let count_attempt = |sql| {
                     let query = sqlx::query(sql)
