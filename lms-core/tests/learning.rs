@@ -188,6 +188,20 @@ async fn instructors_and_admins_create_courses_and_others_do_not(h: Harness) {
         .create_course(&Actor::System, for_teacher)
         .await
         .unwrap();
+    // A course is never a student's, whoever creates it.
+    for creator in [&admin, &Actor::System] {
+        let for_student = CourseInput {
+            owner_id: student.user_id(),
+            ..input()
+        };
+        let before = event_count(&h).await;
+        let err = assert_kind(
+            h.lms.create_course(creator, for_student).await,
+            ErrorKind::InvalidInput,
+        );
+        assert_eq!(err.fields()[0].field, "owner_id");
+        assert_eq!(event_count(&h).await, before);
+    }
 }
 
 async fn a_slug_is_derived_once_made_unique_and_kept(h: Harness) {

@@ -79,6 +79,11 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
         "No valid bearer token, or wrong credentials (`unauthenticated`).",
     ),
     (
+        402,
+        "PaymentRequired",
+        "The course is paid: buy it through checkout (`payment`).",
+    ),
+    (
         403,
         "Forbidden",
         "The caller may not do this (`forbidden`).",
@@ -387,7 +392,7 @@ fn spec(route: Route, s: &mut Schemas) -> Spec {
             .errors(&[403, 404]),
         Route::DeleteSection => Spec::new("sections", "Delete a section and its lectures", Signed)
             .no_content()
-            .errors(&[403, 404]),
+            .errors(&[403, 404, 409]),
         Route::MoveSection => Spec::new("sections", "Move a section within its course", Signed)
             .body(s.of::<sections::Position>())
             .ok(s.of::<Section>())
@@ -409,14 +414,14 @@ fn spec(route: Route, s: &mut Schemas) -> Spec {
             .errors(&[403, 404]),
         Route::DeleteLecture => Spec::new("lectures", "Delete a lecture", Signed)
             .no_content()
-            .errors(&[403, 404]),
+            .errors(&[403, 404, 409]),
         Route::MoveLecture => Spec::new("lectures", "Move a lecture within its course", Signed)
             .body(s.of::<LectureMove>())
             .ok(s.of::<Lecture>())
             .errors(&[403, 404]),
         Route::Enroll => Spec::new("enrollments", "Enroll in a free published course", Signed)
             .ok(s.of::<Enrollment>())
-            .errors(&[403, 404]),
+            .errors(&[402, 403, 404]),
         Route::CourseEnrollments => {
             Spec::new("enrollments", "A course's learners (owner, admins)", Signed)
                 .ok(s.items::<Enrollee>())

@@ -279,6 +279,12 @@ async fn a_course_is_built_published_listed_enrolled_in_and_progressed(t: TestAp
         .send()
         .await
         .problem(409, "conflict");
+    // Nor can its last lecture, while it is published.
+    t.call(Method::DELETE, &format!("/api/v1/lectures/{lecture}"))
+        .token(&teacher.token)
+        .send()
+        .await
+        .problem(409, "conflict");
     let archived = t
         .post(&format!("/api/v1/courses/{course}/archive"))
         .token(&teacher.token)
@@ -589,6 +595,15 @@ async fn owners_grant_by_id_admins_by_email_and_revocation_ends_access(t: TestAp
         .send()
         .await
         .problem(403, "forbidden");
+    // The record of the ended enrollment stays as it was.
+    t.call(
+        Method::DELETE,
+        &format!("/api/v1/courses/{course}/progress"),
+    )
+    .token(&a.token)
+    .send()
+    .await
+    .problem(403, "forbidden");
 }
 
 async fn a_stale_access_token_does_not_get_in_the_way_of_refresh_or_login(t: TestApp) {

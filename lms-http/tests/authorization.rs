@@ -240,6 +240,23 @@ async fn course(t: &TestApp, people: &People) -> Course {
         assert_eq!(lecture.status, 201, "{:?}", lecture.body);
         lectures.push(lecture.json()["id"].as_str().unwrap().to_owned());
     }
+    // A lecture elsewhere, so the published course keeps one when
+    // `section` is deleted.
+    let more = t
+        .post(&format!("/api/v1/courses/{id}/sections"))
+        .token(owner)
+        .json(json!({"title": "More"}))
+        .send()
+        .await;
+    assert_eq!(more.status, 201, "{:?}", more.body);
+    let more = more.json()["id"].as_str().unwrap().to_owned();
+    let kept = t
+        .post(&format!("/api/v1/sections/{more}/lectures"))
+        .token(owner)
+        .json(json!({"title": "Kept", "kind": "article"}))
+        .send()
+        .await;
+    assert_eq!(kept.status, 201, "{:?}", kept.body);
     let published = t
         .post(&format!("/api/v1/courses/{id}/publish"))
         .token(owner)

@@ -204,6 +204,12 @@ fn id_of(reply: &Reply) -> String {
 async fn stripe_checkout_and_its_signed_webhook_enroll_exactly_once(t: TestApp) {
     let s = shop(&t).await;
     let course = paid_course(&s.t, &s.owner, 4999, "USD").await;
+    // A paid course is bought, not enrolled in directly.
+    s.t.post(&format!("/api/v1/courses/{course}/enroll"))
+        .token(&s.learner.token)
+        .send()
+        .await
+        .problem(402, "payment");
     let started = s
         .checkout(
             &s.learner,

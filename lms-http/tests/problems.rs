@@ -20,6 +20,7 @@ on_both_stores!(
     malformed_json_is_a_400,
     an_unknown_member_is_a_422_naming_it,
     a_member_of_the_wrong_type_is_a_422_naming_it,
+    null_for_a_member_that_cannot_be_cleared_is_a_422_naming_it,
     a_path_id_that_is_not_a_uuid_is_a_422_naming_the_parameter,
     an_unknown_or_malformed_query_parameter_is_a_422_naming_it,
     the_core_validation_errors_come_back_field_by_field,
@@ -241,6 +242,58 @@ async fn a_member_of_the_wrong_type_is_a_422_naming_it(t: TestApp) {
         .send()
         .await;
     assert_eq!(reply.fields(), ["password"]);
+}
+
+/// In a change, an absent member stays as it is and `null` clears only
+/// what can be cleared: anywhere else `null` would be a silent no-op to a
+/// client meaning "clear it", so it is refused and nothing changes.
+async fn null_for_a_member_that_cannot_be_cleared_is_a_422_naming_it(t: TestApp) {
+    let teacher = t.staff("nulls@example.com", Role::Instructor).await;
+    let (course, _, lecture) = t.published_course(&teacher, "Nulls").await;
+    let course_path = format!("/api/v1/courses/{course}");
+    let lecture_path = format!("/api/v1/lectures/{lecture}");
+    let course_before = t.get(&course_path).send().await.json();
+    let lecture_before = t
+        .get(&lecture_path)
+        .token(&teacher.token)
+        .send()
+        .await
+        .json();
+    for (path, member) in [
+        (&course_path, "title"),
+        (&course_path, "subtitle"),
+        (&course_path, "price"),
+        (&course_path, "tags"),
+        (&lecture_path, "body"),
+        (&lecture_path, "free_preview"),
+        (&"/api/v1/me".to_owned(), "display_name"),
+    ] {
+        let reply = t
+            .call(Method::PATCH, path)
+            .token(&teacher.token)
+            .json(json!({ member: null }))
+            .send()
+            .await;
+        let body = reply.problem(422, "invalid_input");
+        assert_eq!(reply.fields(), [member], "{body}");
+        assert!(body.to_string().contains("may not be null"), "{body}");
+    }
+    assert_eq!(t.get(&course_path).send().await.json(), course_before);
+    assert_eq!(
+        t.get(&lecture_path)
+            .token(&teacher.token)
+            .send()
+            .await
+            .json(),
+        lecture_before
+    );
+    let cleared = t
+        .call(Method::PATCH, &course_path)
+        .token(&teacher.token)
+        .json(json!({"thumbnail_key": null}))
+        .send()
+        .await;
+    assert_eq!(cleared.status, 200, "{:?}", cleared.body);
 }
 
 async fn a_path_id_that_is_not_a_uuid_is_a_422_naming_the_parameter(t: TestApp) {

@@ -46,8 +46,8 @@ use crate::error::{Error, ErrorKind, Result, check, finish};
 use crate::events::{Event, EventQuery};
 use crate::media::UploadPurpose;
 use crate::store::{
-    AccountChanges, FirstSession, LockPolicy, LoginAttempt, NewRefreshToken, NewSession, NewUser,
-    ProfileChanges, Rotation, User, UserQuery, UserRecord, locked_out,
+    AccountChanges, AccountKey, FirstSession, LockPolicy, LoginAttempt, NewRefreshToken,
+    NewSession, NewUser, ProfileChanges, Rotation, User, UserQuery, UserRecord, locked_out,
 };
 
 /// Self-service sign-up. The account starts as a `student`.
@@ -90,13 +90,15 @@ pub struct Credentials {
 }
 
 /// Profile fields a user may change on their own account. Absent fields stay
-/// as they are; `null` (or an empty string) clears `bio` and `avatar_key`.
+/// as they are; `null` (or an empty string) clears `bio` and `avatar_key`,
+/// and is refused (422) for `display_name`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
     /// New display name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub display_name: Option<String>,
     /// New bio; `null` or `""` clears it.
     #[serde(default, deserialize_with = "present")]
@@ -106,18 +108,34 @@ pub struct ProfileUpdate {
     pub avatar_key: Option<Option<String>>,
 }
 
-/// What an admin may change on someone's account. Absent fields stay.
+/// What an admin may change on someone's account. Absent fields stay;
+/// `null` is refused (422).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AccountUpdate {
     /// New role: `student`, `instructor` or `admin`.
-    #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Role>))]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Role))]
     pub role: Option<String>,
     /// Disable (`true`: sessions end at once) or enable the account.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub disabled: Option<bool>,
+}
+
+/// Refuses `null` for a field that cannot be cleared, where absent means
+/// "leave it as it is": a client sending `null` to clear it would otherwise
+/// get a success that changed nothing.
+pub(crate) fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    match Option::<T>::deserialize(d)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom(
+            "may not be null; leave it out to keep it as it is",
+        )),
+    }
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one not sent (`None`).
@@ -365,19 +383,19 @@ impl Lms {
         // Ensures the decoy exists before the branch, so no answer pays for
         // creating it.
         self.inner.hasher.decoy().await?;
-        let record = match Email::parse("email", &credentials.email) {
-            Ok(email) => self.store().user_by_email(&email).await?,
-            Err(_) => None,
-        };
-        let Some(record) = record.filter(|r| r.password_hash.is_some()) else {
+        let Ok(email) = Email::parse("email", &credentials.email) else {
             self.inner
                 .hasher
                 .verify_decoy(&credentials.password)
                 .await?;
             return Err(bad_credentials());
         };
-        let checked = self
-            .check_password(&record, &credentials.password, Actor::Anonymous)
+        let (record, checked) = self
+            .check_password(
+                AccountKey::Email(&email),
+                &credentials.password,
+                Actor::Anonymous,
+            )
             .await?;
         if record.user.disabled {
             return Err(Error::forbidden("this account is disabled"));
@@ -385,45 +403,49 @@ impl Lms {
         self.open_session(&record, checked).await
     }
 
-    /// Checks `password` for `record` on behalf of `actor`, under the
+    /// Checks `password` for `account` on behalf of `actor`, under the
     /// lockout: the attempt is counted in the store first, and a locked
-    /// account is refused without hashing.
+    /// account is refused without hashing. Answers the account as counted.
+    ///
+    /// An account that does not exist (an unknown e-mail, or one deleted
+    /// since it was read) costs one verification, like a wrong password, so
+    /// the time taken does not tell which e-mails have accounts.
     async fn check_password(
         &self,
-        record: &UserRecord,
+        account: AccountKey<'_>,
         password: &str,
         actor: Actor,
-    ) -> Result<Checked> {
+    ) -> Result<(UserRecord, Checked)> {
         let now = self.now();
-        let stored = record
-            .password_hash
-            .as_deref()
-            .ok_or_else(bad_credentials)?;
         let policy = LockPolicy {
             max_failures: self.config().max_failed_logins,
             lock_until: after(now, self.config().lockout()),
         };
-        let attempt = self
+        let counted = self
             .store()
-            .begin_login_attempt(record.user.id, policy, actor, now)
-            .await
-            .map_err(|e| match e.kind() {
-                // Deleted since it was read: no such account any more.
-                ErrorKind::NotFound => bad_credentials(),
-                _ => e,
-            })?;
+            .begin_login_attempt(account, policy, actor, now)
+            .await;
+        let (record, attempt) = match counted {
+            Ok(counted) => counted,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                self.inner.hasher.verify_decoy(password).await?;
+                return Err(bad_credentials());
+            }
+            Err(e) => return Err(e),
+        };
         let own_lock = match attempt {
             LoginAttempt::Locked { until } => return Err(locked_out(until, now)),
             LoginAttempt::Reserved { locked_until, .. } => locked_until,
         };
+        // A deleted account has no hash, but is not found above.
+        let stored = record.password_hash.clone().ok_or_else(bad_credentials)?;
         // Anything longer than the policy allows cannot be the password;
-        // it still costs one verification, like an unknown e-mail, so the
-        // time taken does not tell which e-mails have accounts.
+        // it still costs one verification, like an unknown e-mail.
         if password.chars().count() > Password::MAX_CHARS {
             self.inner.hasher.verify_decoy(password).await?;
             return Err(bad_credentials());
         }
-        let verified = self.inner.hasher.verify(password, stored).await?;
+        let verified = self.inner.hasher.verify(password, &stored).await?;
         if !verified.ok {
             // Already counted by the reservation: nothing more to write.
             return Err(bad_credentials());
@@ -433,11 +455,12 @@ impl Lms {
         } else {
             None
         };
-        Ok(Checked {
-            hash: stored.to_owned(),
+        let checked = Checked {
+            hash: stored,
             own_lock,
             rehash,
-        })
+        };
+        Ok((record, checked))
     }
 
     /// Starts a session after a successful check, provided the account is
@@ -643,8 +666,8 @@ impl Lms {
             return Err(Error::unauthenticated("sign in first"));
         };
         let new = Password::parse("new_password", &change.new_password)?;
-        let record = self.live_user(id).await?;
-        self.check_password(&record, &change.current_password, *actor)
+        self.live_user(id).await?;
+        self.check_password(AccountKey::Id(id), &change.current_password, *actor)
             .await
             .map_err(|e| match e.kind() {
                 ErrorKind::Unauthenticated => {
@@ -685,8 +708,8 @@ impl Lms {
     /// See the module docs for what is kept.
     pub async fn delete_account(&self, actor: &Actor, password: &str) -> Result<()> {
         let id = actor.require_user()?;
-        let record = self.live_user(id).await?;
-        self.check_password(&record, password, *actor)
+        self.live_user(id).await?;
+        self.check_password(AccountKey::Id(id), password, *actor)
             .await
             .map_err(|e| match e.kind() {
                 ErrorKind::Unauthenticated => {

@@ -31,7 +31,7 @@ pub use transfer::{
 };
 
 use crate::Lms;
-use crate::accounts::present;
+use crate::accounts::{not_null, present};
 use crate::actor::Actor;
 use crate::domain::{
     CourseId, Language, LectureId, Level, Markdown, ObjectKey, Price, Role, SectionId, Slug,
@@ -102,34 +102,44 @@ pub struct CourseInput {
     pub owner_id: Option<UserId>,
 }
 
-/// Course fields to change; absent fields stay.
+/// Course fields to change; absent fields stay. `null` clears
+/// `thumbnail_key` and is refused (422) elsewhere: nothing else can be
+/// cleared (an empty `subtitle` or `description` is none).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CourseUpdate {
     /// New title (the slug stays).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub title: Option<String>,
     /// New slug.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub slug: Option<String>,
     /// New subtitle.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub subtitle: Option<String>,
     /// New description.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub description: Option<String>,
     /// New level.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub level: Option<String>,
     /// New language.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub language: Option<String>,
     /// New tags.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub tags: Option<Vec<String>>,
     /// New price.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub price: Option<PriceInput>,
     /// New thumbnail key; `null` clears it.
     #[serde(default, deserialize_with = "present")]
@@ -171,25 +181,31 @@ pub struct LectureInput {
     pub position: Option<u32>,
 }
 
-/// Lecture fields to change; absent fields stay.
+/// Lecture fields to change; absent fields stay, and `null` is refused
+/// (422): none can be cleared.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LectureUpdate {
     /// New title.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub title: Option<String>,
     /// New kind.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub kind: Option<String>,
     /// New body.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub body: Option<String>,
     /// New length in seconds.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub duration_secs: Option<i64>,
     /// New preview flag.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub free_preview: Option<bool>,
 }
 
@@ -376,8 +392,16 @@ impl Lms {
         };
         if owner != actor.user_id().unwrap_or_default() {
             let record = self.store().user(owner).await?;
-            if record.is_none_or(|r| r.deleted_at.is_some()) {
+            let Some(record) = record.filter(|r| r.deleted_at.is_none()) else {
                 return Err(Error::invalid_field("owner_id", "is not a user"));
+            };
+            // As for an imported course (see `course_owner`): a learner
+            // given one could not manage it.
+            if record.user.role == Role::Student {
+                return Err(Error::invalid_field(
+                    "owner_id",
+                    "is a student's; a course is owned by an instructor or an admin",
+                ));
             }
         }
         let fields = parse_course_fields(&CourseUpdate {

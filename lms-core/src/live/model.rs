@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::not_null;
 use crate::clock::Timestamp;
 use crate::domain::{CourseId, LiveSessionId, UserId};
 use crate::error::Error;
@@ -100,17 +101,19 @@ pub struct LiveSessionInput {
     pub starts_at: Timestamp,
 }
 
-/// Changes to a scheduled live class; absent fields stay as they are.
+/// Changes to a scheduled live class; absent fields stay as they are,
+/// and `null` is refused (422).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LiveSessionUpdate {
     /// A new title.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub title: Option<String>,
     /// A new start.
-    #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub starts_at: Option<Timestamp>,
 }
 

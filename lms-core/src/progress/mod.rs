@@ -15,6 +15,7 @@ use serde::Deserialize;
 pub use model::{CourseProgress, LectureProgress, LectureState, UpdatedProgress};
 
 use crate::Lms;
+use crate::accounts::not_null;
 use crate::actor::Actor;
 use crate::catalog::{CourseDetail, LectureKind, MAX_DURATION_SECS, lecture_access};
 use crate::domain::{CourseId, LectureId};
@@ -22,16 +23,19 @@ use crate::enrollment::{Enrollment, ProgressFigures};
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::enrollment::ProgressChange;
 
-/// A change to one lecture's progress; absent parts stay.
+/// A change to one lecture's progress; absent parts stay, and `null` is
+/// refused (422).
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProgressUpdate {
     /// Mark complete or not complete.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub completed: Option<bool>,
     /// Resume position in seconds (video lectures only).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub position_secs: Option<i64>,
 }
 

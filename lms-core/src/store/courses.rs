@@ -273,7 +273,9 @@ pub trait CourseStore: Send + Sync {
         at: Timestamp,
     ) -> Result<Section>;
 
-    /// Deletes a section with its lectures; the rest close up.
+    /// Deletes a section with its lectures; the rest close up. A published
+    /// course keeps at least one lecture: a deletion that would take its
+    /// last is a `conflict` and changes nothing.
     async fn delete_section(&self, id: SectionId, actor: Actor, at: Timestamp) -> Result<()>;
 
     /// A lecture with its content.
@@ -309,7 +311,9 @@ pub trait CourseStore: Send + Sync {
         at: Timestamp,
     ) -> Result<Lecture>;
 
-    /// Deletes a lecture; the rest of its section closes up.
+    /// Deletes a lecture; the rest of its section closes up. A published
+    /// course keeps at least one lecture: deleting its last is a
+    /// `conflict` and changes nothing.
     async fn delete_lecture(&self, id: LectureId, actor: Actor, at: Timestamp) -> Result<()>;
 
     /// One page of courses, in one round trip.

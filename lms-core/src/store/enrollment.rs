@@ -152,6 +152,9 @@ pub trait EnrollmentStore: Send + Sync {
     ) -> Result<Vec<LectureProgress>>;
 
     /// Forgets `user`'s progress in `course` (and its completion time).
+    /// Only while the enrollment is live at `at`: a revoked or expired one
+    /// keeps its progress, and resetting it is `forbidden`. No enrollment
+    /// at all is `not_found`.
     async fn reset_progress(
         &self,
         user: UserId,

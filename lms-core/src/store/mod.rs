@@ -198,6 +198,15 @@ pub enum Rotation {
     Invalid,
 }
 
+/// The account a password check is for.
+#[derive(Debug, Clone, Copy)]
+pub enum AccountKey<'a> {
+    /// A signed-in user confirming their password.
+    Id(UserId),
+    /// A login, by normalized e-mail.
+    Email(&'a Email),
+}
+
 /// The lock rule applied by [`AccountStore::begin_login_attempt`].
 #[derive(Debug, Clone, Copy)]
 pub struct LockPolicy {
@@ -290,11 +299,15 @@ pub trait AccountStore: Send + Sync {
         session: SessionId,
     ) -> Result<Option<(UserRecord, bool)>>;
 
-    /// Reserves one password check for `user`, before any hashing: counts
-    /// it as a failure until a session starts (or the password is changed),
-    /// and locks the account when the count reaches the policy's limit.
-    /// While the account is locked nothing is counted and the answer is
-    /// [`LoginAttempt::Locked`]. A missing or deleted user is `not_found`.
+    /// Reserves one password check for `account`, before any hashing:
+    /// counts it as a failure until a session starts (or the password is
+    /// changed), and locks the account when the count reaches the policy's
+    /// limit. While the account is locked nothing is counted and the answer
+    /// is [`LoginAttempt::Locked`]. A missing or deleted user is `not_found`.
+    ///
+    /// Answers the account as this step left it, next to the decision: a
+    /// login finds the account and counts the attempt in one step, and the
+    /// password it then checks is the one the attempt was counted against.
     ///
     /// Counting first, in one atomic step, is what holds the limit under
     /// concurrency: of any number of simultaneous attempts at most the
@@ -309,11 +322,11 @@ pub trait AccountStore: Send + Sync {
     /// (`session.started`), which resets the count.
     async fn begin_login_attempt(
         &self,
-        user: UserId,
+        account: AccountKey<'_>,
         policy: LockPolicy,
         actor: Actor,
         at: Timestamp,
-    ) -> Result<LoginAttempt>;
+    ) -> Result<(UserRecord, LoginAttempt)>;
 
     /// A successful login: opens a session with its first refresh token,
     /// resets the attempt count and lock (and stores a rehashed password),

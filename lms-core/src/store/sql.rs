@@ -105,7 +105,7 @@ macro_rules! sql_store {
         use $crate::events::{kinds, Event, EventQuery, NewEvent};
         use $crate::store::sql::{contains_pattern, revoked, unique_as, USER_COLUMNS};
         use $crate::store::{
-            AccountChanges, AccountStore, EventStore, FirstSession, LockPolicy, LoginAttempt,
+            AccountChanges, AccountKey, AccountStore, EventStore, FirstSession, LockPolicy, LoginAttempt,
             NewRefreshToken, NewSession, NewUser, ProfileChanges, Rate, Rotation, User, UserQuery,
             UserRecord, locked_out,
         };
@@ -213,6 +213,17 @@ macro_rules! sql_store {
                 .bind(event.actor_kind)
                 .bind(event.actor_id)
                 .bind(ts(at))
+        }
+
+        /// Binds the key of `account`, which the step's `WHERE` names.
+        fn bind_account<'q>(
+            query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+            account: AccountKey<'q>,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+            match account {
+                AccountKey::Id(id) => query.bind(id.0),
+                AccountKey::Email(email) => query.bind(email.as_str()),
+            }
         }
 
         /// The inserts of a live session and its first refresh token, for
@@ -395,11 +406,15 @@ macro_rules! sql_store {
 
             async fn begin_login_attempt(
                 &self,
-                user: UserId,
+                account: AccountKey<'_>,
                 policy: LockPolicy,
                 actor: Actor,
                 at: Timestamp,
-            ) -> Result<LoginAttempt> {
+            ) -> Result<(UserRecord, LoginAttempt)> {
+                let key = match account {
+                    AccountKey::Id(_) => "id = $1 AND deleted_at IS NULL",
+                    AccountKey::Email(_) => "email = $1 AND deleted_at IS NULL",
+                };
                 // One statement counts the attempt and reads the count, so
                 // concurrent attempts are counted one after the other, each
                 // seeing the last (the row stays locked until the commit).
@@ -409,37 +424,40 @@ macro_rules! sql_store {
                 let count = format!(
                     "UPDATE users SET failed_logins = {next}, \
                      locked_until = CASE WHEN {next} >= $2 THEN $3 END \
-                     WHERE id = $1 AND deleted_at IS NULL \
-                     AND (locked_until IS NULL OR locked_until <= $4) \
-                     RETURNING failed_logins, locked_until"
+                     WHERE {key} AND (locked_until IS NULL OR locked_until <= $4) \
+                     RETURNING {USER_COLUMNS}"
                 );
                 // The event follows from the counted row, in the same text:
-                // its payload is built there, the lock's time bound as the
-                // JSON text serde makes of it (`$5`), so the payload reads
-                // as one built here would.
+                // its subject is the row's id, and its payload is built
+                // there, the lock's time bound as the JSON text serde makes
+                // of it (`$5`), so the payload reads as one built here would.
                 let lock_json = match serde_json::to_value(policy.lock_until) {
                     Ok(serde_json::Value::String(text)) => text,
                     _ => return Err(Error::internal("a time serializes as a JSON string")),
                 };
-                let payload = format!(
-                    "{JSON_OBJECT}('attempt', failed_logins, 'locked_until', \
-                     CASE WHEN locked_until IS NULL THEN NULL ELSE $5 END)"
+                let logged = format!(
+                    "INSERT INTO events (kind, subject_type, subject_id, user_id, \
+                     actor_kind, actor_id, created_at, payload) \
+                     SELECT $6, 'user', id, id, $7, $8, $4, {JSON_OBJECT}('attempt', \
+                     failed_logins, 'locked_until', \
+                     CASE WHEN locked_until IS NULL THEN NULL ELSE $5 END) \
+                     FROM changed{EVENT_ORDER}"
                 );
                 let counted_and_logged = changed_then(
                     &count,
-                    "SELECT failed_logins, locked_until FROM users WHERE id = $1",
-                    &[&event_per_changed(6, Some(&payload))],
+                    &format!("SELECT id, failed_logins, locked_until FROM users WHERE {key}"),
+                    &[&logged],
                 );
-                // The payload is the SQL above: nothing of this one is bound.
-                let event = NewEvent::user(kinds::USER_LOGIN_ATTEMPTED, user.0, actor, json!(null));
+                let (actor_kind, actor_id) = actor.log_parts();
                 let count_attempt = |sql| {
-                    let query = sqlx::query(sql)
-                        .bind(user.0)
+                    bind_account(sqlx::query(sql), account)
                         .bind(i64::from(policy.max_failures))
                         .bind(ts(policy.lock_until))
                         .bind(ts(at))
-                        .bind(lock_json.clone());
-                    bind_event(query, &event, at)
+                        .bind(lock_json.clone())
+                        .bind(kinds::USER_LOGIN_ATTEMPTED)
+                        .bind(actor_kind)
+                        .bind(actor_id)
                 };
                 // The whole step in one round trip (see `write_in_one_text`).
                 let (mut one, begin, commit) = self.write_in_one_text().await?;
@@ -452,20 +470,20 @@ macro_rules! sql_store {
                     // committed since) unlocked by a success in between:
                     // read the row locked, by the same test, and decide.
                     let mut tx = self.write().await?;
-                    let row = sqlx::query(&format!(
-                        "SELECT locked_until, (locked_until IS NULL OR locked_until <= $2) \
-                         AS open FROM users WHERE id = $1 AND deleted_at IS NULL{FOR_UPDATE}"
-                    ))
-                    .bind(user.0)
-                    .bind(ts(at))
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| Error::not_found("user not found"))?;
-                    let until: Option<Timestamp> = row.try_get("locked_until")?;
+                    let held = format!(
+                        "SELECT {USER_COLUMNS}, (locked_until IS NULL OR locked_until <= $2) \
+                         AS open FROM users WHERE {key}{FOR_UPDATE}"
+                    );
+                    let row = bind_account(sqlx::query(&held), account)
+                        .bind(ts(at))
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or_else(|| Error::not_found("user not found"))?;
+                    let record = user_record(&row)?;
                     let open: bool = row.try_get("open")?;
-                    if let Some(until) = until.filter(|_| !open) {
+                    if let Some(until) = record.locked_until.filter(|_| !open) {
                         tx.rollback().await?;
-                        return Ok(LoginAttempt::Locked { until });
+                        return Ok((record, LoginAttempt::Locked { until }));
                     }
                     // The row is held now, so the count goes through.
                     counted = count_attempt(&counted_and_logged).fetch_all(&mut *tx).await?;
@@ -474,10 +492,12 @@ macro_rules! sql_store {
                 let row = counted
                     .first()
                     .ok_or_else(|| Error::internal("a held account row refused its count"))?;
-                Ok(LoginAttempt::Reserved {
-                    attempt: row.try_get("failed_logins")?,
-                    locked_until: row.try_get("locked_until")?,
-                })
+                let record = user_record(row)?;
+                let attempt = LoginAttempt::Reserved {
+                    attempt: record.failed_logins,
+                    locked_until: record.locked_until,
+                };
+                Ok((record, attempt))
             }
 
             async fn start_session(&self, session: NewSession, at: Timestamp) -> Result<()> {

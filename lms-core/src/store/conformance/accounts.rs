@@ -158,6 +158,76 @@ pub async fn session_user_tells_live_from_ended_sessions(store: Arc<dyn Store>) 
     assert!(!live(&*store, ada, session).await);
 }
 
+/// A login finds the account by e-mail in the step that counts its attempt,
+/// and answers it as counted; a locked account comes back too. An unknown
+/// or deleted account's e-mail is `not_found` and writes nothing.
+pub async fn a_login_attempt_by_email_answers_the_account_as_counted(store: Arc<dyn Store>) {
+    let ada = make_user(&*store, "ada@example.com").await;
+    let email = Email::parse("email", "ada@example.com").unwrap();
+    let (record, first) = store
+        .begin_login_attempt(AccountKey::Email(&email), policy(2), Actor::Anonymous, t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        LoginAttempt::Reserved {
+            attempt: 1,
+            locked_until: None
+        }
+    );
+    assert_eq!(record, store.user(ada).await.unwrap().unwrap());
+    assert_eq!(record.failed_logins, 1);
+    let (record, second) = store
+        .begin_login_attempt(AccountKey::Email(&email), policy(2), Actor::Anonymous, t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        second,
+        LoginAttempt::Reserved {
+            attempt: 2,
+            locked_until: Some(later(900))
+        }
+    );
+    assert_eq!(record, store.user(ada).await.unwrap().unwrap());
+    let (record, locked) = store
+        .begin_login_attempt(
+            AccountKey::Email(&email),
+            policy(2),
+            Actor::Anonymous,
+            later(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(locked, LoginAttempt::Locked { until: later(900) });
+    assert_eq!(record, store.user(ada).await.unwrap().unwrap());
+    let events = events_of(&*store, kinds::USER_LOGIN_ATTEMPTED).await;
+    assert_eq!(events.len(), 2);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.subject_id == ada.0 && e.user_id == Some(ada.0))
+    );
+
+    let nobody = Email::parse("email", "nobody@example.com").unwrap();
+    let grace = make_user(&*store, "grace@example.com").await;
+    store.delete_user(grace, system(), later(2)).await.unwrap();
+    let graces = Email::parse("email", "grace@example.com").unwrap();
+    for unknown in [&nobody, &graces] {
+        let err = store
+            .begin_login_attempt(
+                AccountKey::Email(unknown),
+                policy(2),
+                Actor::Anonymous,
+                later(3),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{unknown:?}");
+    }
+    let events = events_of(&*store, kinds::USER_LOGIN_ATTEMPTED).await;
+    assert_eq!(events.len(), 2, "an unknown account counts nothing");
+}
+
 /// Each attempt counts when it begins; the one reaching the limit locks the
 /// account. While locked nothing counts and nothing is written; once the
 /// lock has run out, counting starts again at one. Each counted attempt is
@@ -171,9 +241,10 @@ pub async fn login_attempts_count_up_and_lock_at_the_limit(store: Arc<dyn Store>
     };
     for (attempt, actor) in [(1, Actor::Anonymous), (2, herself)] {
         let reserved = store
-            .begin_login_attempt(ada, policy(3), actor, later(1))
+            .begin_login_attempt(AccountKey::Id(ada), policy(3), actor, later(1))
             .await
-            .unwrap();
+            .unwrap()
+            .1;
         assert_eq!(
             reserved,
             LoginAttempt::Reserved {
@@ -185,9 +256,10 @@ pub async fn login_attempts_count_up_and_lock_at_the_limit(store: Arc<dyn Store>
         assert_eq!((r.failed_logins, r.locked_until), (attempt, None));
     }
     let third = store
-        .begin_login_attempt(ada, policy(3), Actor::Anonymous, later(2))
+        .begin_login_attempt(AccountKey::Id(ada), policy(3), Actor::Anonymous, later(2))
         .await
-        .unwrap();
+        .unwrap()
+        .1;
     assert_eq!(
         third,
         LoginAttempt::Reserved {
@@ -196,9 +268,10 @@ pub async fn login_attempts_count_up_and_lock_at_the_limit(store: Arc<dyn Store>
         }
     );
     let locked = store
-        .begin_login_attempt(ada, policy(3), Actor::Anonymous, later(899))
+        .begin_login_attempt(AccountKey::Id(ada), policy(3), Actor::Anonymous, later(899))
         .await
-        .unwrap();
+        .unwrap()
+        .1;
     assert_eq!(locked, LoginAttempt::Locked { until: later(900) });
     let r = store.user(ada).await.unwrap().unwrap();
     assert_eq!((r.failed_logins, r.locked_until), (3, Some(later(900))));
@@ -217,6 +290,12 @@ pub async fn login_attempts_count_up_and_lock_at_the_limit(store: Arc<dyn Store>
         (events[1].actor_kind.as_str(), events[1].actor_id),
         ("user", Some(ada.0))
     );
+    for event in &events {
+        assert_eq!(
+            (event.subject_type.as_str(), event.subject_id, event.user_id),
+            ("user", ada.0, Some(ada.0))
+        );
+    }
     assert_eq!(
         events[2].payload,
         json!({ "attempt": 3, "locked_until": later(900) })
@@ -228,9 +307,15 @@ pub async fn login_attempts_count_up_and_lock_at_the_limit(store: Arc<dyn Store>
         lock_until: later(1800),
     };
     let fresh = store
-        .begin_login_attempt(ada, policy_then, Actor::Anonymous, later(900))
+        .begin_login_attempt(
+            AccountKey::Id(ada),
+            policy_then,
+            Actor::Anonymous,
+            later(900),
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .1;
     assert_eq!(
         fresh,
         LoginAttempt::Reserved {
@@ -251,9 +336,10 @@ pub async fn concurrent_login_attempts_never_pass_the_limit(store: Arc<dyn Store
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .begin_login_attempt(ada, policy(5), Actor::Anonymous, later(1))
+                    .begin_login_attempt(AccountKey::Id(ada), policy(5), Actor::Anonymous, later(1))
                     .await
                     .unwrap()
+                    .1
             })
         })
         .collect();
@@ -297,9 +383,10 @@ pub async fn the_locking_attempt_logs_its_lock_time_as_serde_writes_it(store: Ar
         lock_until: until,
     };
     let attempt = store
-        .begin_login_attempt(ada, policy, Actor::Anonymous, t0())
+        .begin_login_attempt(AccountKey::Id(ada), policy, Actor::Anonymous, t0())
         .await
-        .unwrap();
+        .unwrap()
+        .1;
     assert_eq!(
         attempt,
         LoginAttempt::Reserved {
@@ -319,7 +406,7 @@ pub async fn the_locking_attempt_logs_its_lock_time_as_serde_writes_it(store: Ar
 pub async fn starting_a_session_clears_failures_and_stores_a_rehash(store: Arc<dyn Store>) {
     let ada = make_user(&*store, "ada@example.com").await;
     store
-        .begin_login_attempt(ada, policy(5), Actor::Anonymous, t0())
+        .begin_login_attempt(AccountKey::Id(ada), policy(5), Actor::Anonymous, t0())
         .await
         .unwrap();
     assert_eq!(store.user(ada).await.unwrap().unwrap().failed_logins, 1);
@@ -412,9 +499,10 @@ pub async fn a_lock_set_by_other_attempts_stops_a_session_and_its_own_does_not(
 ) {
     let ada = make_user(&*store, "ada@example.com").await;
     let first = store
-        .begin_login_attempt(ada, policy(2), Actor::Anonymous, t0())
+        .begin_login_attempt(AccountKey::Id(ada), policy(2), Actor::Anonymous, t0())
         .await
-        .unwrap();
+        .unwrap()
+        .1;
     assert_eq!(
         first,
         LoginAttempt::Reserved {
@@ -426,9 +514,10 @@ pub async fn a_lock_set_by_other_attempts_stops_a_session_and_its_own_does_not(
         locked_until: Some(lock),
         ..
     } = store
-        .begin_login_attempt(ada, policy(2), Actor::Anonymous, t0())
+        .begin_login_attempt(AccountKey::Id(ada), policy(2), Actor::Anonymous, t0())
         .await
         .unwrap()
+        .1
     else {
         panic!("the second attempt reaches the limit and locks");
     };
@@ -1171,7 +1260,7 @@ pub async fn steps_on_a_missing_user_are_not_found(store: Arc<dyn Store>) {
     };
     let results = [
         store
-            .begin_login_attempt(ghost, policy(5), Actor::Anonymous, t0())
+            .begin_login_attempt(AccountKey::Id(ghost), policy(5), Actor::Anonymous, t0())
             .await
             .map(drop),
         store.start_session(session, t0()).await,
@@ -1231,7 +1320,7 @@ pub async fn times_round_trip_to_the_microsecond(store: Arc<dyn Store>) {
         lock_until: lock,
     };
     store
-        .begin_login_attempt(ada, policy, Actor::Anonymous, t0())
+        .begin_login_attempt(AccountKey::Id(ada), policy, Actor::Anonymous, t0())
         .await
         .unwrap();
     let r = store.user(ada).await.unwrap().unwrap();

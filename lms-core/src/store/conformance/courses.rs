@@ -1046,6 +1046,43 @@ pub async fn deleting_a_lecture_closes_the_gap(store: Arc<dyn Store>) {
     );
 }
 
+/// A published course keeps at least one lecture: deleting its last, alone
+/// or with its section, is a `conflict` that changes nothing. A draft may
+/// be emptied, and so may a section while another holds a lecture.
+pub async fn a_published_course_keeps_its_last_lecture(store: Arc<dyn Store>) {
+    let owner = make_user(&*store, "ada@example.com").await;
+    let (course, s, l) = course_with_lectures(&*store, owner, "rust", 2).await;
+    publish(&*store, course.id, later(1)).await;
+    store
+        .delete_lecture(l[0].id, system(), later(2))
+        .await
+        .unwrap();
+    let events = course_events(&*store, course.id).await.len();
+    let last = store.delete_lecture(l[1].id, system(), later(3)).await;
+    assert_eq!(last.unwrap_err().kind(), ErrorKind::Conflict);
+    let with_section = store.delete_section(s.id, system(), later(3)).await;
+    assert_eq!(with_section.unwrap_err().kind(), ErrorKind::Conflict);
+    assert_eq!(tree(&*store, course.id).await, [(s.id, vec![l[1].id])]);
+    assert_eq!(course_events(&*store, course.id).await.len(), events);
+
+    // With a lecture elsewhere, the section goes.
+    let other = make_section(&*store, course.id, "More").await;
+    let kept = make_lecture(&*store, other.id, "Kept").await;
+    store
+        .delete_section(s.id, system(), later(4))
+        .await
+        .unwrap();
+    assert_eq!(tree(&*store, course.id).await, [(other.id, vec![kept.id])]);
+
+    // A draft may be emptied.
+    let (draft, _, d) = course_with_lectures(&*store, owner, "draft", 1).await;
+    store
+        .delete_lecture(d[0].id, system(), later(5))
+        .await
+        .unwrap();
+    assert_eq!(summary(&*store, draft.id).await.lecture_count, 0);
+}
+
 /// The outline is every section in order, each with its lectures in order
 /// and their outline fields; empty sections included.
 pub async fn the_outline_is_the_whole_tree_in_order(store: Arc<dyn Store>) {

@@ -1033,7 +1033,8 @@ pub async fn deleting_a_lecture_removes_its_progress(store: Arc<dyn Store>) {
 
 /// Resetting forgets the rows, the completion time and the last lecture,
 /// logged once; with nothing to forget it writes nothing; afterwards the
-/// course can be completed again.
+/// course can be completed again. An ended enrollment (revoked or expired)
+/// keeps its progress: resetting it is `forbidden` and writes nothing.
 pub async fn resetting_progress_clears_rows_and_completion(store: Arc<dyn Store>) {
     let owner = make_user(&*store, "ada@example.com").await;
     let learner = make_user(&*store, "bob@example.com").await;
@@ -1104,6 +1105,39 @@ pub async fn resetting_progress_clears_rows_and_completion(store: Arc<dyn Store>
             .completed_at,
         Some(later(5))
     );
+
+    // An ended enrollment keeps its progress: revoked, or past its expiry.
+    store
+        .revoke_enrollment(course.id, learner, system(), later(6))
+        .await
+        .unwrap();
+    let passing = make_user(&*store, "eve@example.com").await;
+    enroll(
+        &*store,
+        course.id,
+        passing,
+        EnrollmentSource::Free,
+        Some(later(8)),
+        t0(),
+    )
+    .await;
+    record(&*store, passing, &l[0], complete(), later(7)).await;
+    let before = course_events(&*store, course.id).await.len();
+    for (ended, at) in [(learner, later(7)), (passing, later(8))] {
+        let err = store
+            .reset_progress(ended, course.id, system(), at)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Forbidden, "{err}");
+        assert_eq!(progress_rows(&*store, ended, course.id).await.len(), 1);
+        assert!(
+            enrollment_of(&*store, course.id, ended)
+                .await
+                .completed_at
+                .is_some()
+        );
+    }
+    assert_eq!(course_events(&*store, course.id).await.len(), before);
 }
 
 /// Progress needs an enrollment: without one it is `not_found` and nothing

@@ -25,8 +25,8 @@ use super::courses::{
 };
 use super::enrollment::{EnrollOutcome, EnrollRequest, ProgressChange, ProgressRecorded};
 use super::{
-    AccountChanges, FirstSession, LockPolicy, LoginAttempt, NewRefreshToken, NewSession, NewUser,
-    ProfileChanges, Rate, Rotation, UserQuery,
+    AccountChanges, AccountKey, FirstSession, LockPolicy, LoginAttempt, NewRefreshToken,
+    NewSession, NewUser, ProfileChanges, Rate, Rotation, UserQuery,
 };
 use crate::actor::Actor;
 use crate::catalog::{
@@ -66,6 +66,7 @@ macro_rules! store_conformance_tests {
             a_sign_up_creates_the_account_and_its_first_session_together,
             session_user_tells_live_from_ended_sessions,
             login_attempts_count_up_and_lock_at_the_limit,
+            a_login_attempt_by_email_answers_the_account_as_counted,
             concurrent_login_attempts_never_pass_the_limit,
             the_locking_attempt_logs_its_lock_time_as_serde_writes_it,
             starting_a_session_clears_failures_and_stores_a_rehash,
@@ -111,6 +112,7 @@ macro_rules! store_conformance_tests {
             a_lecture_moves_to_another_section_of_its_course,
             a_lecture_cannot_move_to_a_section_of_another_course,
             deleting_a_lecture_closes_the_gap,
+            a_published_course_keeps_its_last_lecture,
             the_outline_is_the_whole_tree_in_order,
             concurrent_tree_changes_in_one_course_keep_positions_dense,
             a_lecture_deleted_while_it_moves_leaves_both_sections_dense,

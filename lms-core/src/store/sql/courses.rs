@@ -266,6 +266,30 @@ macro_rules! courses_sql {
             lecture_in(tx, id).await
         }
 
+        /// Refuses a deletion that would leave published `course` with no
+        /// lecture: publishing asks for one, and a learner would find an
+        /// empty course in the catalog. Runs after the delete, under the
+        /// course's lock, which publishing takes too.
+        async fn keep_a_lecture_if_published(
+            tx: &mut WriteTx,
+            course: CourseId,
+        ) -> Result<()> {
+            let emptied: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM courses WHERE id = $1 AND status = 'published') \
+                 AND NOT EXISTS (SELECT 1 FROM lectures WHERE course_id = $1)",
+            )
+            .bind(course.0)
+            .fetch_one(&mut **tx)
+            .await?;
+            if emptied {
+                return Err(Error::conflict(
+                    "a published course keeps at least one lecture; \
+                     unpublish or archive it first",
+                ));
+            }
+            Ok(())
+        }
+
         /// The ids of `table`'s rows under `parent`, in position order.
         async fn ordered_ids(
             tx: &mut WriteTx,
@@ -651,6 +675,7 @@ macro_rules! courses_sql {
                 if deleted.rows_affected() == 0 {
                     return Err(Error::not_found("section not found"));
                 }
+                keep_a_lecture_if_published(&mut tx, course).await?;
                 let ids = ordered_ids(&mut tx, "sections", "course_id", course.0).await?;
                 write_order(&mut tx, "sections", "course_id", course.0, &ids).await?;
                 let event = event_for(kinds::SECTION_DELETED, "section", id.0, course, actor, json!({}));
@@ -823,6 +848,7 @@ macro_rules! courses_sql {
                 if deleted.rows_affected() == 0 {
                     return Err(Error::not_found("lecture not found"));
                 }
+                keep_a_lecture_if_published(&mut tx, lecture.course_id).await?;
                 let ids = ordered_ids(&mut tx, "lectures", "section_id", lecture.section_id.0).await?;
                 write_order(&mut tx, "lectures", "section_id", lecture.section_id.0, &ids).await?;
                 let payload = json!({ "section_id": lecture.section_id });

@@ -766,6 +766,13 @@ macro_rules! enrollment_sql {
                 let enrollment = enrollment_in(&mut tx, course, user)
                     .await?
                     .ok_or_else(|| Error::not_found("enrollment not found"))?;
+                // An ended enrollment keeps its record, progress included,
+                // as it keeps everything else: only a live one starts over.
+                if !enrollment.is_live(at) {
+                    return Err(Error::forbidden(
+                        "this enrollment has ended; its progress is kept as it was",
+                    ));
+                }
                 let removed = sqlx::query(
                     "DELETE FROM lecture_progress WHERE user_id = $1 AND course_id = $2",
                 )
