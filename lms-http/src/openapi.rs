@@ -371,9 +371,13 @@ fn spec(route: Route, s: &mut Schemas) -> Spec {
         Route::PublishCourse => Spec::new("courses", "Publish a course", Signed)
             .ok(s.of::<Course>())
             .errors(&[403, 404]),
-        Route::UnpublishCourse => Spec::new("courses", "Take a course back to draft", Signed)
-            .ok(s.of::<Course>())
-            .errors(&[403, 404]),
+        Route::UnpublishCourse => Spec::new(
+            "courses",
+            "Take a course without learners back to draft",
+            Signed,
+        )
+        .ok(s.of::<Course>())
+        .errors(&[403, 404, 409]),
         Route::ArchiveCourse => Spec::new("courses", "Archive a course", Signed)
             .ok(s.of::<Course>())
             .errors(&[403, 404]),

@@ -47,13 +47,16 @@ fn expected(route: Route) -> Row {
         ListUsers | GetUser | UpdateUser => [401, 403, 403, 403, 403, 200],
         CreateCourse => [401, 403, 403, 201, 201, 201],
         InstructorCourses => [401, 403, 403, 200, 200, 200],
-        UpdateCourse | PublishCourse | UnpublishCourse | ArchiveCourse | RenameSection
-        | MoveSection | UpdateLecture | MoveLecture | CourseEnrollments | GrantEnrollments
-        | RevokeEnrollment => [401, 403, 403, 200, 403, 200],
+        UpdateCourse | PublishCourse | ArchiveCourse | RenameSection | MoveSection
+        | UpdateLecture | MoveLecture | CourseEnrollments | GrantEnrollments | RevokeEnrollment => {
+            [401, 403, 403, 200, 403, 200]
+        }
         CreateSection | CreateLecture => [401, 403, 403, 201, 403, 201],
         // A course with a learner keeps its history: deleting it is refused
         // after the authorization check passed.
         DeleteCourse => [401, 403, 403, 409, 403, 409],
+        // Nor back to a draft, which would shut the learner out.
+        UnpublishCourse => [401, 403, 403, 409, 403, 409],
         DeleteSection | DeleteLecture => [401, 403, 403, 204, 403, 204],
         GetLecture => [401, 403, 200, 200, 403, 200],
         // Anyone signed in may join a published free course.

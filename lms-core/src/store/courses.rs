@@ -225,7 +225,8 @@ pub trait CourseStore: Send + Sync {
 
     /// Moves a course to `status`. Publishing checks, in the same
     /// transaction, that the course has a lecture (`invalid_input` if not),
-    /// and sets the first publication time.
+    /// and sets the first publication time. Back to draft only without
+    /// live enrollments (`conflict`): a draft is hidden from its learners.
     async fn set_course_status(
         &self,
         id: CourseId,

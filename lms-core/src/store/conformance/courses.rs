@@ -341,6 +341,73 @@ pub async fn publishing_needs_a_lecture_and_changes_nothing_without_one(store: A
     assert_eq!(summary(&*store, course.id).await.course, published);
 }
 
+/// A course with live learners does not go back to draft, which would shut
+/// them out: that is a `conflict` and changes nothing. Archiving keeps them;
+/// once no enrollment is live (revoked or expired), a draft hurts no one.
+pub async fn a_course_with_live_learners_is_not_unpublished(store: Arc<dyn Store>) {
+    let owner = make_user(&*store, "ada@example.com").await;
+    let learner = make_user(&*store, "bob@example.com").await;
+    let passing = make_user(&*store, "cy@example.com").await;
+    let (course, _, _) = course_with_lectures(&*store, owner, "rust", 1).await;
+    publish(&*store, course.id, later(1)).await;
+    enroll(
+        &*store,
+        course.id,
+        learner,
+        EnrollmentSource::Free,
+        None,
+        later(2),
+    )
+    .await;
+    enroll(
+        &*store,
+        course.id,
+        passing,
+        EnrollmentSource::Grant,
+        Some(later(10)),
+        later(2),
+    )
+    .await;
+    let events = course_events(&*store, course.id).await.len();
+    let refused = store
+        .set_course_status(course.id, CourseStatus::Draft, system(), later(3))
+        .await;
+    assert_eq!(refused.unwrap_err().kind(), ErrorKind::Conflict);
+    assert_eq!(
+        summary(&*store, course.id).await.course.status,
+        CourseStatus::Published
+    );
+    assert_eq!(course_events(&*store, course.id).await.len(), events);
+
+    let archived = store
+        .set_course_status(course.id, CourseStatus::Archived, system(), later(4))
+        .await
+        .unwrap();
+    assert_eq!(archived.status, CourseStatus::Archived);
+    let refused = store
+        .set_course_status(course.id, CourseStatus::Draft, system(), later(5))
+        .await;
+    assert_eq!(refused.unwrap_err().kind(), ErrorKind::Conflict);
+
+    store
+        .revoke_enrollment(course.id, learner, system(), later(6))
+        .await
+        .unwrap();
+    let refused = store
+        .set_course_status(course.id, CourseStatus::Draft, system(), later(9))
+        .await;
+    assert_eq!(
+        refused.unwrap_err().kind(),
+        ErrorKind::Conflict,
+        "one still live"
+    );
+    let draft = store
+        .set_course_status(course.id, CourseStatus::Draft, system(), later(10))
+        .await
+        .unwrap();
+    assert_eq!(draft.status, CourseStatus::Draft);
+}
+
 /// The first publication time stays through unpublishing, republishing and
 /// archiving; setting the status a course already has writes nothing.
 pub async fn the_first_publication_time_is_kept_and_a_repeated_status_writes_nothing(

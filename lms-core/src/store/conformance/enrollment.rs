@@ -1452,21 +1452,26 @@ pub async fn every_course_step_writes_one_event_naming_the_course(store: Arc<dyn
     expect(s, c, &[(kinds::LECTURE_DELETED, false)]).await;
     s.delete_section(s2.id, actor, at(21)).await.unwrap();
     expect(s, c, &[(kinds::SECTION_DELETED, false)]).await;
-    s.set_course_status(c, CourseStatus::Draft, actor, at(22))
+    // Back to draft only without live learners.
+    s.revoke_enrollment(c, learner, actor, at(22))
+        .await
+        .unwrap();
+    expect(s, c, &[(kinds::ENROLLMENT_REVOKED, true)]).await;
+    s.set_course_status(c, CourseStatus::Draft, actor, at(23))
         .await
         .unwrap();
     expect(s, c, &[(kinds::COURSE_UNPUBLISHED, false)]).await;
-    s.set_course_status(c, CourseStatus::Archived, actor, at(23))
+    s.set_course_status(c, CourseStatus::Archived, actor, at(24))
         .await
         .unwrap();
     expect(s, c, &[(kinds::COURSE_ARCHIVED, false)]).await;
 
     let other = s
-        .create_course(new_course(owner_id, "go"), actor, at(24))
+        .create_course(new_course(owner_id, "go"), actor, at(25))
         .await
         .unwrap();
     expect(s, c, &[]).await;
-    s.delete_course(other.id, actor, at(25)).await.unwrap();
+    s.delete_course(other.id, actor, at(26)).await.unwrap();
     let other_kinds = course_kinds(s, other.id).await;
     assert_eq!(other_kinds, [kinds::COURSE_CREATED, kinds::COURSE_DELETED]);
 }

@@ -99,6 +99,7 @@ macro_rules! store_conformance_tests {
             a_slug_change_moves_the_lookup_and_a_taken_slug_is_a_conflict,
             publishing_needs_a_lecture_and_changes_nothing_without_one,
             the_first_publication_time_is_kept_and_a_repeated_status_writes_nothing,
+            a_course_with_live_learners_is_not_unpublished,
             deleting_a_course_removes_its_tree,
             a_course_with_an_enrollment_cannot_be_deleted,
             sections_are_created_at_the_end_or_at_a_position,

@@ -460,6 +460,24 @@ macro_rules! courses_sql {
                         ));
                     }
                 }
+                // A draft is hidden from its learners too: archiving is the
+                // way to take a course out of the catalog and keep them.
+                if status == CourseStatus::Draft {
+                    let learners: bool = sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM enrollments WHERE course_id = $1 \
+                         AND status = 'active' AND (expires_at IS NULL OR expires_at > $2))",
+                    )
+                    .bind(id.0)
+                    .bind(ts(at))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if learners {
+                        return Err(Error::conflict(
+                            "this course has learners, whom a draft would shut out; \
+                             archive it instead, which keeps their access",
+                        ));
+                    }
+                }
                 let sql = format!(
                     "UPDATE courses SET status = $2, updated_at = $3, \
                      published_at = CASE WHEN $2 = 'published' THEN COALESCE(published_at, $3) \
