@@ -97,16 +97,62 @@ impl FieldError {
             }
         };
         let (field, message) = match named {
-            Some(name) if message.starts_with("unknown") => (join(name), "is not a known field"),
-            Some(name) => (join(name), "is required"),
-            None if base.is_empty() => ("body".to_owned(), message),
-            None => (base.to_owned(), message),
+            Some(name) if message.starts_with("unknown") => {
+                (join(name), "is not a known field".to_owned())
+            }
+            Some(name) => (join(name), "is required".to_owned()),
+            None if base.is_empty() => ("body".to_owned(), in_words(message)),
+            None => (base.to_owned(), in_words(message)),
         };
-        Self {
-            field,
-            message: message.to_owned(),
-        }
+        Self { field, message }
     }
+}
+
+/// A deserializer's message in the API's words: serde names Rust types
+/// (`expected u32`, `expected struct PriceInput`), uuid and chrono their
+/// parsers' states, none of which a caller can act on.
+fn in_words(message: &str) -> String {
+    if message.starts_with("UUID parsing failed") {
+        return "must be a UUID".to_owned();
+    }
+    const TIME_ERRORS: [&str; 5] = [
+        "premature end of input",
+        "input contains invalid characters",
+        "trailing input",
+        "input is out of range",
+        "input is not enough for unique date and time",
+    ];
+    if TIME_ERRORS.contains(&message) {
+        return "must be an RFC 3339 date and time, such as 2027-01-31T09:00:00Z".to_owned();
+    }
+    let Some((got, wanted)) = ["invalid type: ", "invalid value: "]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split_once(", expected "))
+    else {
+        return message.to_owned();
+    };
+    let integer = |t: &str| {
+        ["8", "16", "32", "64", "128", "size"]
+            .iter()
+            .any(|bits| t == format!("i{bits}") || t == format!("u{bits}"))
+    };
+    let wanted = match wanted {
+        t if integer(t) && t.starts_with('u') => "a whole number, 0 or more",
+        t if integer(t) => "a whole number",
+        "f32" | "f64" => "a number",
+        "a boolean" => "true or false",
+        "a sequence" => "an array",
+        t if t.starts_with("struct ") || t == "a map" => "a JSON object",
+        t => t,
+    };
+    let got = match got {
+        "sequence" => "an array",
+        "map" => "an object",
+        "unit value" => "null",
+        got => got,
+    };
+    format!("must be {wanted}, not {got}")
 }
 
 /// The library's error: a kind, a message, and details for some kinds.
@@ -307,6 +353,37 @@ impl From<sqlx::migrate::MigrateError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deserializer_message_is_put_in_the_apis_words() {
+        let words = |message: &str| FieldError::from_shape_error("f", message).message;
+        assert_eq!(
+            words("invalid type: string \"ten\", expected u32"),
+            "must be a whole number, 0 or more, not string \"ten\""
+        );
+        assert_eq!(
+            words("invalid value: integer `-1`, expected u32"),
+            "must be a whole number, 0 or more, not integer `-1`"
+        );
+        assert_eq!(
+            words("invalid type: string \"x\", expected i64"),
+            "must be a whole number, not string \"x\""
+        );
+        assert_eq!(
+            words("invalid type: sequence, expected struct PriceInput"),
+            "must be a JSON object, not an array"
+        );
+        assert_eq!(
+            words("invalid type: integer `1`, expected a boolean"),
+            "must be true or false, not integer `1`"
+        );
+        assert_eq!(
+            words("UUID parsing failed: invalid character: found `n` at 0"),
+            "must be a UUID"
+        );
+        assert!(words("premature end of input").contains("RFC 3339"));
+        assert_eq!(words("is too long"), "is too long");
+    }
 
     #[tokio::test]
     async fn an_unreachable_provider_error_names_neither_address_nor_query() {

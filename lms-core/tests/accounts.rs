@@ -496,6 +496,26 @@ async fn a_wrong_current_password_names_the_field_and_counts(h: Harness) {
         ErrorKind::InvalidInput,
     );
     assert_eq!(weak.fields()[0].field, "new_password");
+    // The same password again changes nothing, and is said so before any
+    // check is counted.
+    let before = h.store.user(session.user.id).await.unwrap().unwrap();
+    let same = assert_kind(
+        h.lms
+            .change_password(
+                &who,
+                PasswordChange {
+                    current_password: PASSWORD.into(),
+                    new_password: PASSWORD.into(),
+                },
+            )
+            .await,
+        ErrorKind::InvalidInput,
+    );
+    assert_eq!(same.fields()[0].field, "new_password");
+    assert_eq!(
+        h.store.user(session.user.id).await.unwrap().unwrap(),
+        before
+    );
 }
 
 /// The claims of a real token, to re-sign with variations.
@@ -738,6 +758,14 @@ async fn only_admins_change_roles_and_disable_users(h: Harness) {
         h.lms.set_disabled(&admin, admin_id, true).await,
         ErrorKind::Forbidden,
     );
+    // Naming their own role and state as they are changes nothing, and is
+    // no error: a form sent whole does that.
+    let same = lms_core::AccountUpdate {
+        role: Some("admin".into()),
+        disabled: Some(false),
+    };
+    let unchanged = h.lms.update_account(&admin, admin_id, same).await.unwrap();
+    assert_eq!((unchanged.role, unchanged.disabled), (Role::Admin, false));
 
     let promoted = h
         .lms

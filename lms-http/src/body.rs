@@ -28,12 +28,23 @@ fn is_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or("").trim();
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or("").trim();
     let Some((kind, subtype)) = essence.split_once('/') else {
         return false;
     };
+    // JSON is UTF-8 (RFC 8259); a body declared in another charset would be
+    // read as something it is not.
+    let utf8 = parts.all(|param| match param.split_once('=') {
+        Some((name, charset)) if name.trim().eq_ignore_ascii_case("charset") => {
+            let charset = charset.trim().trim_matches('"');
+            charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8")
+        }
+        _ => true,
+    });
     kind.eq_ignore_ascii_case("application")
         && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
+        && utf8
 }
 
 /// Reads the whole body, at most `limit` bytes.
@@ -210,6 +221,8 @@ mod tests {
         assert!(ok("application/json"));
         assert!(ok("Application/JSON; charset=utf-8"));
         assert!(ok("application/merge-patch+json"));
+        assert!(ok("application/json; charset=\"UTF-8\""));
+        assert!(!ok("application/json; charset=latin1"));
         assert!(!ok("text/plain"));
         assert!(!ok("application/jsonx"));
         assert!(!is_json(&HeaderMap::new()));

@@ -138,7 +138,7 @@ impl Problem {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "Unsupported media type",
-            "send the body as application/json".into(),
+            "send the body as application/json, in UTF-8".into(),
         )
     }
 

@@ -14,8 +14,24 @@ pub struct Query {
 impl Query {
     /// Decodes `raw` (the part after `?`), accepting only `allowed` names.
     pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Self, Problem> {
+        let raw = raw.unwrap_or("");
+        // The decoder below replaces bytes that are not UTF-8, which would
+        // turn a garbled search into no search at all: refuse them instead.
+        for pair in raw.split('&') {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if percent_encoding::percent_decode_str(value)
+                .decode_utf8()
+                .is_err()
+            {
+                let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+                return Err(Problem::invalid_field(
+                    name.into_owned(),
+                    "is not valid UTF-8",
+                ));
+            }
+        }
         let mut pairs: Vec<(String, String)> = Vec::new();
-        for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
             if !allowed.contains(&name.as_ref()) {
                 return Err(Problem::invalid_field(
                     name.into_owned(),
@@ -85,6 +101,14 @@ mod tests {
         let q = Query::parse(Some("q=rust+%26+tokio&level="), &["q", "level"]).unwrap();
         assert_eq!(q.string("q").as_deref(), Some("rust & tokio"));
         assert_eq!(q.string("level"), None);
+    }
+
+    #[test]
+    fn a_value_that_is_not_utf8_is_named_not_replaced() {
+        let err = Query::parse(Some("limit=5&q=%FF"), &["q", "limit"]).unwrap_err();
+        assert_eq!(err.errors()[0].field, "q");
+        let q = Query::parse(Some("q=caf%C3%A9"), &["q"]).unwrap();
+        assert_eq!(q.string("q").as_deref(), Some("café"));
     }
 
     #[test]

@@ -417,10 +417,20 @@ impl Routes {
         if let Some((_, router)) = self.by_method.iter().find(|(m, _)| m == as_method)
             && let Ok(matched) = router.at(path)
         {
+            // Ids and slugs are compared decoded (`%2D` is `-`); a file key
+            // is kept as sent, since its link was signed over those bytes.
+            let keep_as_sent = matched.value.pattern.contains("{*");
             let params = matched
                 .params
                 .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .map(|(k, v)| {
+                    let decoded = percent_encoding::percent_decode_str(v).decode_utf8();
+                    let value = match decoded {
+                        Ok(text) if !keep_as_sent => text.into_owned(),
+                        _ => v.to_owned(),
+                    };
+                    (k.to_owned(), value)
+                })
                 .collect();
             return Lookup::Found {
                 entry: *matched.value,
@@ -640,5 +650,21 @@ mod tests {
             params,
             [("course".into(), "c1".into()), ("user".into(), "u1".into())]
         );
+    }
+
+    #[test]
+    fn path_parameters_are_percent_decoded_except_a_signed_file_key() {
+        let routes = Routes::new();
+        let Lookup::Found { params, .. } =
+            routes.find(&Method::GET, "/api/v1/courses/rust%2Dfrom%2Dzero")
+        else {
+            panic!("not found");
+        };
+        assert_eq!(params, [("course".into(), "rust-from-zero".into())]);
+        let Lookup::Found { params, .. } = routes.find(&Method::GET, "/media/lectures/a%20b.pdf")
+        else {
+            panic!("not found");
+        };
+        assert_eq!(params, [("key".into(), "lectures/a%20b.pdf".into())]);
     }
 }

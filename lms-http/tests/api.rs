@@ -182,6 +182,9 @@ async fn a_course_is_built_published_listed_enrolled_in_and_progressed(t: TestAp
     // The outline by slug, for anyone; the content only once enrolled.
     let detail = t.get(&format!("/api/v1/courses/{slug}")).send().await;
     assert_eq!(detail.status, 200);
+    // A percent-encoded path names the same course.
+    let encoded = t.get("/api/v1/courses/rust%2Dfrom%2Dzero").send().await;
+    assert_eq!(encoded.json(), detail.json());
     assert_eq!(detail.json()["sections"][0]["lectures"][0]["id"], lecture);
     let learner = t.register("learn@example.com").await;
     t.get(&format!("/api/v1/lectures/{lecture}"))

@@ -147,6 +147,14 @@ async fn a_body_route_without_json_is_a_415(t: TestApp) {
         .send()
         .await;
     plain.problem(415, "unsupported_media_type");
+    // JSON is UTF-8; a body declared otherwise is not read as JSON.
+    let latin1 = t
+        .post("/api/v1/auth/login")
+        .header("content-type", "application/json; charset=latin1")
+        .body(body.clone())
+        .send()
+        .await;
+    latin1.problem(415, "unsupported_media_type");
     let none = t.post("/api/v1/auth/login").body(body).send().await;
     none.problem(415, "unsupported_media_type");
 }
@@ -236,6 +244,10 @@ async fn a_member_of_the_wrong_type_is_a_422_naming_it(t: TestApp) {
         .send()
         .await;
     assert_eq!(reply.fields(), ["email"]);
+    assert_eq!(
+        reply.json()["errors"][0]["message"],
+        "must be a string, not integer `42`"
+    );
     let reply = t
         .post("/api/v1/auth/login")
         .json(json!({"email": "a@example.com"}))
@@ -318,6 +330,8 @@ async fn an_unknown_or_malformed_query_parameter_is_a_422_naming_it(t: TestApp) 
         ("sort=random", "sort"),
         ("instructor=nobody", "instructor"),
         ("q=a&q=b", "q"),
+        // Not UTF-8: refused, not searched for as a replacement character.
+        ("q=%FF", "q"),
     ] {
         let reply = t.get(&format!("/api/v1/courses?{query}")).send().await;
         assert_eq!(reply.fields(), [field], "{query}");

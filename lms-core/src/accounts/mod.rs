@@ -666,6 +666,12 @@ impl Lms {
             return Err(Error::unauthenticated("sign in first"));
         };
         let new = Password::parse("new_password", &change.new_password)?;
+        if change.new_password == change.current_password {
+            return Err(Error::invalid_field(
+                "new_password",
+                "is the current password; choose another",
+            ));
+        }
         self.live_user(id).await?;
         self.check_password(AccountKey::Id(id), &change.current_password, *actor)
             .await
@@ -741,7 +747,8 @@ impl Lms {
             disabled: update.disabled,
         };
         if actor.user_id() == Some(id) {
-            if changes.role.is_some() {
+            // Only an admin gets here: naming their own role is no change.
+            if changes.role.is_some_and(|r| r != Role::Admin) {
                 return Err(Error::forbidden("an admin cannot change their own role"));
             }
             if changes.disabled == Some(true) {
