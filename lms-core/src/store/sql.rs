@@ -466,22 +466,37 @@ macro_rules! sql_store {
                 // Changes nothing the read cache holds: not counted.
                 one.commit().await?;
                 if counted.is_empty() {
-                    // Locked, gone, or (on PostgreSQL, which reads what
-                    // committed since) unlocked by a success in between:
-                    // read the row locked, by the same test, and decide.
-                    let mut tx = self.write().await?;
-                    let held = format!(
+                    // No such account (an unknown e-mail, most often), a
+                    // lock, or (on PostgreSQL, which reads what committed
+                    // since) a lock lifted by a success in between. The row
+                    // by the same test tells which: read plainly first, as
+                    // the first two need no transaction, then held.
+                    let state = format!(
                         "SELECT {USER_COLUMNS}, (locked_until IS NULL OR locked_until <= $2) \
-                         AS open FROM users WHERE {key}{FOR_UPDATE}"
+                         AS open FROM users WHERE {key}"
                     );
-                    let row = bind_account(sqlx::query(&held), account)
+                    // The account, and the lock in force if any.
+                    let decide = |row: Option<$row>| -> Result<(UserRecord, Option<Timestamp>)> {
+                        let row = row.ok_or_else(|| Error::not_found("user not found"))?;
+                        let record = user_record(&row)?;
+                        let open: bool = row.try_get("open")?;
+                        let lock = record.locked_until.filter(|_| !open);
+                        Ok((record, lock))
+                    };
+                    let read = bind_account(sqlx::query(&state), account)
+                        .bind(ts(at))
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    if let (record, Some(until)) = decide(read)? {
+                        return Ok((record, LoginAttempt::Locked { until }));
+                    }
+                    let mut tx = self.write().await?;
+                    let held = format!("{state}{FOR_UPDATE}");
+                    let held = bind_account(sqlx::query(&held), account)
                         .bind(ts(at))
                         .fetch_optional(&mut *tx)
-                        .await?
-                        .ok_or_else(|| Error::not_found("user not found"))?;
-                    let record = user_record(&row)?;
-                    let open: bool = row.try_get("open")?;
-                    if let Some(until) = record.locked_until.filter(|_| !open) {
+                        .await?;
+                    if let (record, Some(until)) = decide(held)? {
                         tx.rollback().await?;
                         return Ok((record, LoginAttempt::Locked { until }));
                     }
