@@ -843,6 +843,13 @@ async fn checkout_refuses_what_it_must_and_stores_nothing(h: Harness) {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict);
+    // The owner has nothing to buy.
+    let err = lms
+        .checkout(&owner, course.id, stripe_checkout())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(lms.my_orders(&owner, None, None).await.unwrap().is_empty());
 
     assert!(
         lms.my_orders(&learner, None, None)
@@ -946,6 +953,20 @@ async fn coupons_price_checkouts_and_only_owners_make_them(h: Harness) {
                 code: "ELSEWHERE".into(),
                 course_id: Some(course.id),
                 owner_id: rival.user_id(),
+                percent_off: Some(50),
+                ..CouponInput::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.fields()[0].field, "owner_id", "{err:?}");
+    // Nor is a student, who owns no course, a coupon's owner.
+    let err = lms
+        .create_coupon(
+            &Actor::System,
+            CouponInput {
+                code: "STUDENTS".into(),
+                owner_id: learner.user_id(),
                 percent_off: Some(50),
                 ..CouponInput::default()
             },

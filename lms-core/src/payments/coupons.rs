@@ -163,8 +163,15 @@ impl Lms {
             None => match (input.owner_id, actor.user_id()) {
                 (Some(owner), _) if actor.is_admin() => {
                     let known = self.store().user(owner).await?;
-                    if known.is_none_or(|u| u.deleted_at.is_some()) {
+                    let Some(known) = known.filter(|u| u.deleted_at.is_none()) else {
                         return Err(Error::invalid_field("owner_id", "is not a user"));
+                    };
+                    // A student owns no course for the coupon to apply to.
+                    if known.user.role == Role::Student {
+                        return Err(Error::invalid_field(
+                            "owner_id",
+                            "is a student's; a course is owned by an instructor or an admin",
+                        ));
                     }
                     owner
                 }

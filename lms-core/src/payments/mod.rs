@@ -152,8 +152,8 @@ impl Lms {
 
     /// Starts buying a course for the signed-in learner.
     ///
-    /// Already enrolled is a `conflict`; a free course is `invalid_input`
-    /// (enroll directly). A coupon bringing the price to zero enrolls at
+    /// Already enrolled, or the course's owner, is a `conflict`; a free
+    /// course is `invalid_input` (enroll directly). A coupon bringing the price to zero enrolls at
     /// once with no provider (answer status `paid`). Otherwise the order
     /// is created first, so its id can be the provider's reference and
     /// idempotency key, then the provider's checkout is started: Stripe
@@ -210,6 +210,11 @@ impl Lms {
                 "is free; enroll without a checkout",
             ));
         };
+        if course.owner_id == user {
+            return Err(Error::conflict(
+                "you own this course; there is nothing to buy",
+            ));
+        }
         if self.live_enrollment(actor, course.id).await? {
             return Err(Error::conflict("you are already enrolled in this course"));
         }
