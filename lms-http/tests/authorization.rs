@@ -83,9 +83,9 @@ fn expected(route: Route) -> Row {
         UpdateLiveSession | CancelLiveSession | CreateIngress => [401, 403, 403, 200, 403, 200],
         // Only LiveKit's signature admits a delivery, never a user's token.
         LiveKitWebhook => [401; 6],
-        // The enrolled student bought the paid course already; anyone else
-        // signed in may start buying it.
-        Checkout => [401, 201, 409, 201, 201, 201],
+        // The enrolled student bought the paid course already, and its
+        // owner has nothing to buy; anyone else signed in may buy it.
+        Checkout => [401, 201, 409, 409, 201, 201],
         // An order is its buyer's (the enrolled student) and admins'; to
         // others it does not exist.
         RazorpayVerify | GetOrder => [401, 404, 200, 404, 404, 200],
