@@ -337,6 +337,19 @@ fn course_key(id_or_slug: &str) -> Result<CourseKey> {
     }
 }
 
+/// Refuses a student as the owner of a course, or of a coupon for an
+/// owner's courses: only instructors and admins make courses, and a
+/// learner given one could not manage it.
+pub(crate) fn course_owner_role(field: &str, role: Role) -> Result<()> {
+    if role == Role::Student {
+        return Err(Error::invalid_field(
+            field,
+            "is a student's; a course is owned by an instructor or an admin",
+        ));
+    }
+    Ok(())
+}
+
 impl Lms {
     /// Creates a draft course: instructors, admins and the operator.
     pub async fn create_course(&self, actor: &Actor, input: CourseInput) -> Result<Course> {
@@ -395,14 +408,7 @@ impl Lms {
             let Some(record) = record.filter(|r| r.deleted_at.is_none()) else {
                 return Err(Error::invalid_field("owner_id", "is not a user"));
             };
-            // As for an imported course (see `course_owner`): a learner
-            // given one could not manage it.
-            if record.user.role == Role::Student {
-                return Err(Error::invalid_field(
-                    "owner_id",
-                    "is a student's; a course is owned by an instructor or an admin",
-                ));
-            }
+            course_owner_role("owner_id", record.user.role)?;
         }
         let fields = parse_course_fields(&CourseUpdate {
             title: Some(input.title.clone()),

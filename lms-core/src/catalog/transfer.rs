@@ -13,7 +13,7 @@ use super::{CourseStatus, CourseUpdate, LectureKind, MAX_MARKDOWN_CHARS, PriceIn
 use super::{new_course, parse_course_fields, parse_duration};
 use crate::Lms;
 use crate::actor::Actor;
-use crate::domain::{Email, Markdown, Role, Title};
+use crate::domain::{Email, Markdown, Title};
 use crate::error::{Error, FieldError, Result};
 use crate::store::courses::{
     CourseImport, ImportOutcome, MAX_LECTURES_PER_SECTION, MAX_SECTIONS, NewLecture,
@@ -269,12 +269,7 @@ impl Lms {
             .user_by_email(&email)
             .await?
             .ok_or_else(|| Error::invalid_field(field, "is not the e-mail of a user here"))?;
-        if record.user.role == Role::Student {
-            return Err(Error::invalid_field(
-                field,
-                "is a student's; a course is owned by an instructor or an admin",
-            ));
-        }
+        super::course_owner_role(field, record.user.role)?;
         Ok(record.user.id)
     }
 }

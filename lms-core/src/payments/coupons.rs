@@ -7,7 +7,7 @@
 use super::model::{Coupon, CouponCheck, CouponInput, CouponKind, CouponQuote};
 use crate::Lms;
 use crate::actor::Actor;
-use crate::catalog::Course;
+use crate::catalog::{Course, course_owner_role};
 use crate::domain::{CouponId, Currency, Price, Role, UserId};
 use crate::error::{Error, FieldError, Result};
 use crate::store::courses::CourseKey;
@@ -167,12 +167,7 @@ impl Lms {
                         return Err(Error::invalid_field("owner_id", "is not a user"));
                     };
                     // A student owns no course for the coupon to apply to.
-                    if known.user.role == Role::Student {
-                        return Err(Error::invalid_field(
-                            "owner_id",
-                            "is a student's; a course is owned by an instructor or an admin",
-                        ));
-                    }
+                    course_owner_role("owner_id", known.user.role)?;
                     owner
                 }
                 (Some(owner), Some(me)) if owner == me => me,
