@@ -87,6 +87,20 @@ pub async fn json<T: DeserializeOwned>(
     parse(&bytes)
 }
 
+/// Checks that a non-empty body meant for no members at all is JSON `{}`:
+/// 415 for another type, 400 for malformed JSON, 422 naming the first
+/// member sent.
+pub fn nothing(headers: &HeaderMap, bytes: &[u8]) -> Result<(), Problem> {
+    /// An object with no members.
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Nothing {}
+    if !is_json(headers) {
+        return Err(Problem::unsupported_media_type());
+    }
+    parse::<Nothing>(bytes).map(|Nothing {}| ())
+}
+
 /// Parses JSON text into `T`, telling malformed JSON (400) from JSON of the
 /// wrong shape (422 naming the member). Structs come from objects only
 /// ([`Objects`]).

@@ -853,7 +853,7 @@ fn header(description: &str, schema: ObjectBuilder) -> Header {
 }
 
 /// `route`'s operation at `pattern`.
-fn operation(route: Route, pattern: &str, s: &mut Schemas) -> Operation {
+fn operation(method: &Method, route: Route, pattern: &str, s: &mut Schemas) -> Operation {
     let spec = spec(route, s);
     let mut errors: BTreeSet<u16> = spec.errors.iter().copied().collect();
     // Limits can apply to any request, and any request can fail inside.
@@ -896,6 +896,10 @@ fn operation(route: Route, pattern: &str, s: &mut Schemas) -> Operation {
                 .content(JSON, ContentBuilder::new().schema(Some(body)).build())
                 .build(),
         ));
+        errors.extend([400, 408, 413, 415, 422]);
+    }
+    // A body sent anyway is read to see that it says nothing.
+    if route.wants_no_body(method) {
         errors.extend([400, 408, 413, 415, 422]);
     }
     if spec.file_body {
@@ -1065,7 +1069,7 @@ fn build() -> OpenApi {
         paths.add_path_operation(
             doc_path(pattern),
             vec![http_method(method)],
-            operation(*route, pattern, &mut s),
+            operation(method, *route, pattern, &mut s),
         );
     }
     let mut components = ComponentsBuilder::new().security_scheme(
@@ -1265,6 +1269,19 @@ mod tests {
             "RazorpayVerifyInput",
         ] {
             assert_eq!(schemas[name]["additionalProperties"], false, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_routes_that_read_a_body_are_those_documented_with_one() {
+        let doc = doc();
+        for (method, pattern, route) in TABLE {
+            let op = &doc["paths"][doc_path(pattern)][method.as_str().to_ascii_lowercase()];
+            assert_eq!(
+                op["requestBody"].is_object(),
+                route.takes_body(),
+                "{method} {pattern}"
+            );
         }
     }
 

@@ -504,12 +504,63 @@ impl Route {
             _ => Some(&[]),
         }
     }
+
+    /// Whether the route reads a request body: the operations whose
+    /// OpenAPI entry has one (a test holds the two together).
+    pub(crate) fn takes_body(self) -> bool {
+        matches!(
+            self,
+            Route::Register
+                | Route::Login
+                | Route::Refresh
+                | Route::Logout
+                | Route::UpdateMe
+                | Route::DeleteMe
+                | Route::ChangePassword
+                | Route::UpdateUser
+                | Route::CreateCourse
+                | Route::UpdateCourse
+                | Route::CreateSection
+                | Route::RenameSection
+                | Route::MoveSection
+                | Route::CreateLecture
+                | Route::UpdateLecture
+                | Route::MoveLecture
+                | Route::GrantEnrollments
+                | Route::UpdateProgress
+                | Route::CreateUpload
+                | Route::MuxWebhook
+                | Route::UploadFile
+                | Route::CreateLiveSession
+                | Route::UpdateLiveSession
+                | Route::CreateIngress
+                | Route::LiveKitWebhook
+                | Route::Checkout
+                | Route::RazorpayVerify
+                | Route::StripeWebhook
+                | Route::RazorpayWebhook
+                | Route::RefundOrder
+                | Route::CreateCoupon
+                | Route::ValidateCoupon
+        )
+    }
+
+    /// Whether a request to the route by `method` must come with no body
+    /// (see [`Ctx::no_body`]): a change that reads none. A `GET` body has
+    /// no meaning (RFC 9110) and is left unread.
+    pub(crate) fn wants_no_body(self, method: &Method) -> bool {
+        !self.takes_body() && method != Method::GET && method != Method::HEAD
+    }
 }
 
-/// Runs the handler of `route`, once its query parameters are known ones.
+/// Runs the handler of `route`, once its query parameters are known ones
+/// and, for a change that reads no body, once it is sure none was sent.
 pub(crate) async fn dispatch(route: Route, ctx: Ctx<'_>) -> Result<Reply, Problem> {
     if let Some(allowed) = route.query_params() {
         ctx.query(allowed)?;
+    }
+    if route.wants_no_body(ctx.method()) {
+        ctx.no_body().await?;
     }
     match route {
         Route::Healthz => health::healthz(ctx).await,

@@ -21,6 +21,7 @@ on_both_stores!(
     an_unknown_member_is_a_422_naming_it,
     a_member_of_the_wrong_type_is_a_422_naming_it,
     null_for_a_member_that_cannot_be_cleared_is_a_422_naming_it,
+    a_body_sent_to_a_route_that_reads_none_is_refused_unless_empty,
     a_path_id_that_is_not_a_uuid_is_a_422_naming_the_parameter,
     an_unknown_or_malformed_query_parameter_is_a_422_naming_it,
     the_core_validation_errors_come_back_field_by_field,
@@ -306,6 +307,61 @@ async fn null_for_a_member_that_cannot_be_cleared_is_a_422_naming_it(t: TestApp)
         .send()
         .await;
     assert_eq!(cleared.status, 200, "{:?}", cleared.body);
+}
+
+async fn a_body_sent_to_a_route_that_reads_none_is_refused_unless_empty(t: TestApp) {
+    let teacher = t.staff("no-body@example.com", Role::Instructor).await;
+    let (course, _, _) = t.published_course(&teacher, "No body").await;
+    let archive = format!("/api/v1/courses/{course}/archive");
+    let status = || async {
+        let course = t
+            .get(&format!("/api/v1/courses/{course}"))
+            .token(&teacher.token);
+        course.send().await.json()["status"].clone()
+    };
+    // Members would be ignored, so they are refused, and nothing happens.
+    let member = t
+        .post(&archive)
+        .token(&teacher.token)
+        .json(json!({"dry_run": true}))
+        .send()
+        .await;
+    member.problem(422, "invalid_input");
+    assert_eq!(member.fields(), ["dry_run"], "{:?}", member.body);
+    let text = t
+        .post(&archive)
+        .token(&teacher.token)
+        .header("content-type", "text/plain")
+        .body("archive it")
+        .send()
+        .await;
+    text.problem(415, "unsupported_media_type");
+    let broken = t
+        .post(&archive)
+        .token(&teacher.token)
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await;
+    broken.problem(400, "bad_request");
+    assert_eq!(status().await, "published");
+    // `{}`, blank or no body at all: the action runs.
+    let empty_object = t
+        .post(&archive)
+        .token(&teacher.token)
+        .json(json!({}))
+        .send()
+        .await;
+    assert_eq!(empty_object.status, 200, "{:?}", empty_object.body);
+    assert_eq!(status().await, "archived");
+    for (path, body) in [
+        (format!("/api/v1/courses/{course}/unpublish"), " \r\n"),
+        (format!("/api/v1/courses/{course}/publish"), ""),
+    ] {
+        let reply = t.post(&path).token(&teacher.token).body(body).send().await;
+        assert_eq!(reply.status, 200, "{path}: {:?}", reply.body);
+    }
+    assert_eq!(status().await, "published");
 }
 
 async fn a_path_id_that_is_not_a_uuid_is_a_422_naming_the_parameter(t: TestApp) {

@@ -171,6 +171,18 @@ impl<'a> Ctx<'a> {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// For a route that reads no body: refuses any but an empty one or a
+    /// JSON `{}` (which many clients send with every `POST`), so that what a
+    /// caller sent is never silently ignored (`{"dry_run": true}` on
+    /// reconcile would otherwise run the real thing).
+    pub async fn no_body(&self) -> Result<(), Problem> {
+        let bytes = self.raw_body().await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        body::nothing(&self.parts.headers, &bytes)
+    }
+
     /// The JSON body as `T` (once per request).
     pub async fn json<T: DeserializeOwned>(&self) -> Result<T, Problem> {
         let body = self.take_body()?;
