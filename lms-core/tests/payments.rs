@@ -827,6 +827,37 @@ async fn checkout_refuses_what_it_must_and_stores_nothing(h: Harness) {
         .unwrap_err();
     assert_eq!(err.fields()[0].field, "provider");
 
+    // Taken out by the owner: buying back in is refused, nothing stored.
+    let removed = user(&h, "removed@example.com", Role::Student).await;
+    let removed_id = removed.user_id().unwrap();
+    let grant = lms_core::GrantInput {
+        user_id: removed_id,
+        expires_at: None,
+    };
+    lms.grant_enrollment(&owner, course.id, grant)
+        .await
+        .unwrap();
+    let revoked = lms
+        .revoke_enrollment(&owner, course.id, removed_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        revoked.revoked_by,
+        Some(lms_core::enrollment::RevokedBy::Owner)
+    );
+    let err = lms
+        .checkout(&removed, course.id, stripe_checkout())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Forbidden, "{err}");
+    assert!(err.message().contains("revoked"), "{err}");
+    assert!(
+        lms.my_orders(&removed, None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
     // Granted access already: a conflict.
     lms.grant_enrollment(
         &owner,
@@ -1506,6 +1537,13 @@ async fn refunds_call_the_provider_and_reconciliation_repairs_drift(h: Harness) 
         (OrderStatus::Refunded, 4999)
     );
     assert!(!enrolled(&lms, &learner, course.id).await);
+    let mine = lms.my_enrollments(&learner).await.unwrap();
+    let ended = mine.iter().find(|e| e.enrollment.course_id == course.id);
+    assert_eq!(
+        ended.map(|e| e.enrollment.revoked_by),
+        Some(Some(lms_core::enrollment::RevokedBy::Refund)),
+        "a refund, not the owner, ended it: the learner may buy again (below)"
+    );
     let refunds: Vec<_> = stripe
         .requests()
         .into_iter()

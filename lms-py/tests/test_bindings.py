@@ -44,7 +44,7 @@ async def test_a_course_goes_from_draft_to_a_learners_progress(school: lms.Lms, 
 
     enrollment = await school.enroll(world.student, world.course.id)
     assert isinstance(enrollment, lms.Enrollment)
-    assert enrollment.status == "active"
+    assert (enrollment.status, enrollment.revoked_by) == ("active", None)
 
     progress = await school.update_progress(world.student, world.lectures[0].id, completed=True)
     assert isinstance(progress, lms.UpdatedProgress)

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use model::{
     EnrolledCourse, Enrollee, Enrollment, EnrollmentSource, EnrollmentStatus, LearnerEnrollment,
-    ProgressFigures,
+    ProgressFigures, RevokedBy,
 };
 
 use crate::Lms;
@@ -48,6 +48,12 @@ pub struct GrantRow {
     pub result: &'static str,
     /// The enrollment, when there is one.
     pub enrollment: Option<Enrollment>,
+}
+
+/// The refusal of a learner the course's owner (or an admin) took out, to
+/// enroll or buy their way back in: only a grant restores their access.
+pub(crate) fn revoked_by_owner() -> Error {
+    Error::forbidden("your enrollment in this course was revoked; ask the instructor")
 }
 
 impl Lms {

@@ -57,6 +57,29 @@ pub enum EnrollmentStatus {
     Expired,
 }
 
+/// Who took an enrollment away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RevokedBy {
+    /// The course's owner or an admin: the learner may not buy their way
+    /// back in; only a grant restores access.
+    Owner,
+    /// The full refund of the purchase that gave it: the learner may buy
+    /// the course again.
+    Refund,
+}
+
+impl RevokedBy {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevokedBy::Owner => "owner",
+            RevokedBy::Refund => "refund",
+        }
+    }
+}
+
 /// A learner's enrollment in a course.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -83,6 +106,8 @@ pub struct Enrollment {
     /// When it was revoked.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub revoked_at: Option<Timestamp>,
+    /// Who revoked it, while it is revoked.
+    pub revoked_by: Option<RevokedBy>,
     /// When the learner first completed every lecture.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub completed_at: Option<Timestamp>,

@@ -45,6 +45,7 @@ use crate::actor::Actor;
 use crate::catalog::CourseStatus;
 use crate::clock::Timestamp;
 use crate::domain::{CourseId, OrderId, Price, page_limit};
+use crate::enrollment::{RevokedBy, revoked_by_owner};
 use crate::error::{Error, Result};
 use crate::media::{WebhookOutcome, WebhookReceipt};
 use crate::store::courses::CourseKey;
@@ -215,8 +216,16 @@ impl Lms {
                 "you own this course; there is nothing to buy",
             ));
         }
-        if self.live_enrollment(actor, course.id).await? {
-            return Err(Error::conflict("you are already enrolled in this course"));
+        match self.store().enrollment(course.id, user).await? {
+            Some(e) if e.is_live(self.now()) => {
+                return Err(Error::conflict("you are already enrolled in this course"));
+            }
+            // The owner took this learner out; buying back in would undo
+            // that. One whose purchase was refunded may buy again.
+            Some(e) if e.revoked_by == Some(RevokedBy::Owner) => {
+                return Err(revoked_by_owner());
+            }
+            _ => {}
         }
         let quote = match input.coupon_code.as_deref().map(str::trim) {
             Some(code) if !code.is_empty() => {

@@ -52,6 +52,11 @@ pub(crate) static SQLITE: Embedded = &[
         "completed progress",
         include_str!("migrations/sqlite/0009_completed_progress.sql"),
     ),
+    (
+        10,
+        "revoked by",
+        include_str!("migrations/sqlite/0010_revoked_by.sql"),
+    ),
 ];
 
 pub(crate) static POSTGRES: Embedded = &[
@@ -90,6 +95,11 @@ pub(crate) static POSTGRES: Embedded = &[
         8,
         "completed progress",
         include_str!("migrations/postgres/0008_completed_progress.sql"),
+    ),
+    (
+        9,
+        "revoked by",
+        include_str!("migrations/postgres/0009_revoked_by.sql"),
     ),
 ];
 

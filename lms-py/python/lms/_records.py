@@ -216,6 +216,7 @@ class Enrollment(Record):
     source: str
     status: str
     expires_at: Optional[str]
+    revoked_by: Optional[str]
     completed_at: Optional[str]
 
 

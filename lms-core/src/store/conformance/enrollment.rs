@@ -38,6 +38,7 @@ pub async fn enrolling_creates_once_and_counts_the_course(store: Arc<dyn Store>)
             created_at: later(1),
             updated_at: later(1),
             revoked_at: None,
+            revoked_by: None,
             completed_at: None,
             last_lecture_id: None,
             last_activity_at: None,
@@ -146,12 +147,14 @@ pub async fn revoking_and_granting_again_keeps_the_count_right(store: Arc<dyn St
             revoked.id,
             revoked.status,
             revoked.revoked_at,
+            revoked.revoked_by,
             revoked.updated_at
         ),
         (
             created.id,
             EnrollmentStatus::Revoked,
             Some(later(3)),
+            Some(RevokedBy::Owner),
             later(3)
         )
     );
@@ -200,12 +203,14 @@ pub async fn revoking_and_granting_again_keeps_the_count_right(store: Arc<dyn St
             renewed.id,
             renewed.status,
             renewed.source,
-            renewed.revoked_at
+            renewed.revoked_at,
+            renewed.revoked_by
         ),
         (
             created.id,
             EnrollmentStatus::Active,
             EnrollmentSource::Grant,
+            None,
             None
         )
     );

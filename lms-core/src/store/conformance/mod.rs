@@ -39,7 +39,7 @@ use crate::domain::{
     Slug, UserId,
 };
 use crate::enrollment::{
-    EnrolledCourse, Enrollment, EnrollmentSource, EnrollmentStatus, ProgressFigures,
+    EnrolledCourse, Enrollment, EnrollmentSource, EnrollmentStatus, ProgressFigures, RevokedBy,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventQuery, kinds};

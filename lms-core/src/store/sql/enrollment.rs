@@ -30,6 +30,7 @@ pub(crate) fn enrollment_columns(prefix: &str) -> String {
         "created_at",
         "updated_at",
         "revoked_at",
+        "revoked_by",
         "completed_at",
         "last_lecture_id",
         "last_activity_at",
@@ -62,7 +63,7 @@ macro_rules! enrollment_sql {
         use $crate::domain::EnrollmentId;
         use $crate::enrollment::{
             Enrollee, EnrolledCourse, Enrollment, EnrollmentSource, EnrollmentStatus,
-            LearnerEnrollment, ProgressFigures,
+            LearnerEnrollment, ProgressFigures, RevokedBy,
         };
         use $crate::progress::{LectureProgress, LectureState};
         use $crate::store::enrollment::{
@@ -91,6 +92,14 @@ macro_rules! enrollment_sql {
                 created_at: row.try_get("created_at")?,
                 updated_at: row.try_get("updated_at")?,
                 revoked_at: row.try_get("revoked_at")?,
+                revoked_by: match row.try_get::<Option<String>, _>("revoked_by")?.as_deref() {
+                    None => None,
+                    Some("owner") => Some(RevokedBy::Owner),
+                    Some("refund") => Some(RevokedBy::Refund),
+                    Some(other) => {
+                        return Err(Error::internal(format!("unknown revoker {other:?}")));
+                    }
+                },
                 completed_at: row.try_get("completed_at")?,
                 last_lecture_id: row.try_get::<Option<Uuid>, _>("last_lecture_id")?.map(LectureId),
                 last_activity_at: row.try_get("last_activity_at")?,
@@ -492,13 +501,13 @@ macro_rules! enrollment_sql {
                 // Checked here, under the course lock, not before the
                 // transaction: a revoke committed in between would
                 // otherwise be undone by the learner's own request.
+                // Access a refund ended is not the owner's decision.
                 Some(e)
                     if request.source == EnrollmentSource::Free
-                        && e.status == EnrollmentStatus::Revoked =>
+                        && e.status == EnrollmentStatus::Revoked
+                        && e.revoked_by != Some(RevokedBy::Refund) =>
                 {
-                    return Err(Error::forbidden(
-                        "your enrollment in this course was revoked; ask the instructor",
-                    ));
+                    return Err($crate::enrollment::revoked_by_owner());
                 }
                 Some(e) => {
                     let live = e.is_live(at);
@@ -512,7 +521,7 @@ macro_rules! enrollment_sql {
                     }
                     let sql = format!(
                         "UPDATE enrollments SET source = $3, status = 'active', expires_at = $4, \
-                         revoked_at = NULL, updated_at = $5 WHERE course_id = $1 AND user_id = $2 \
+                         revoked_at = NULL, revoked_by = NULL, updated_at = $5 WHERE course_id = $1 AND user_id = $2 \
                          RETURNING {returning}"
                     );
                     let row = sqlx::query(&sql)
@@ -610,8 +619,8 @@ macro_rules! enrollment_sql {
                     return Ok(existing);
                 }
                 let sql = format!(
-                    "UPDATE enrollments SET status = 'revoked', revoked_at = $3, updated_at = $3 \
-                     WHERE course_id = $1 AND user_id = $2 RETURNING {}",
+                    "UPDATE enrollments SET status = 'revoked', revoked_at = $3, \
+                     revoked_by = 'owner', updated_at = $3 WHERE course_id = $1 AND user_id = $2 RETURNING {}",
                     enrollment_columns("")
                 );
                 let row = sqlx::query(&sql)

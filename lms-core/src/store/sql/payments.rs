@@ -386,8 +386,8 @@ macro_rules! payments_sql {
                     e.status == EnrollmentStatus::Active && e.source == EnrollmentSource::Purchase
                 }) {
                     let sql = format!(
-                        "UPDATE enrollments SET status = 'revoked', revoked_at = $2, updated_at = $2 \
-                         WHERE id = $1 RETURNING {}",
+                        "UPDATE enrollments SET status = 'revoked', revoked_at = $2, \
+                         revoked_by = 'refund', updated_at = $2 WHERE id = $1 RETURNING {}",
                         enrollment_columns("")
                     );
                     let row = sqlx::query(&sql)
