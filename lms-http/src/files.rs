@@ -118,6 +118,7 @@ async fn upload(
         ))
         .into());
     }
+    ctx.lms().check_local_put(&grant.key).await?;
     let mut file = storage.begin_put(grant, content_type).await?;
     let mut body = ctx.take_body()?;
     // Large files take long: the limit is on silence between chunks, not on

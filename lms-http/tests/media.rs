@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::{Server, Session, TestApp, http_config};
+use http::Method;
 use lms_core::events::kinds;
 use lms_core::signing::timestamped_header;
 use lms_core::{Actor, Config, EventQuery, Lms, ManualClock, Role};
@@ -23,6 +24,7 @@ use tokio::net::TcpListener;
 
 on_both_stores!(
     files_go_up_and_down_through_signed_local_links,
+    a_link_whose_upload_is_gone_writes_nothing,
     bad_upload_requests_are_422_naming_the_field_and_store_nothing,
     s3_uploads_are_presigned_and_checked_by_the_server,
     mux_webhooks_are_verified_and_applied_once,
@@ -288,6 +290,54 @@ async fn files_go_up_and_down_through_signed_local_links(t: TestApp) {
         "{problem}"
     );
     server.stop().await;
+}
+
+async fn a_link_whose_upload_is_gone_writes_nothing(t: TestApp) {
+    let (t, _server, _clock) = served(&t, |c| c).await;
+    let (owner, _, _, lecture) = cast(&t).await;
+    // A second lecture, so that the published course keeps one.
+    let first = t
+        .get(&format!("/api/v1/lectures/{lecture}"))
+        .token(&owner.token)
+        .send()
+        .await
+        .json();
+    let section = first["section_id"].as_str().unwrap();
+    let second = t
+        .post(&format!("/api/v1/sections/{section}/lectures"))
+        .token(&owner.token)
+        .json(json!({"title": "Gone soon", "kind": "video"}))
+        .send()
+        .await;
+    assert_eq!(second.status, 201, "{:?}", second.body);
+    let second = second.json()["id"].as_str().unwrap().to_owned();
+    let ticket = new_ticket(&t, &owner.token, video(&second, 100)).await;
+    let url = ticket["url"].as_str().unwrap();
+    let deleted = t
+        .call(Method::DELETE, &format!("/api/v1/lectures/{second}"))
+        .token(&owner.token)
+        .send()
+        .await;
+    assert_eq!(deleted.status, 204, "{:?}", deleted.body);
+
+    // The link is still signed and unexpired; its upload is not there.
+    let sent = put(url, "video/mp4", bytes(100)).await;
+    assert_eq!(sent.status(), 404);
+    let problem: Value = sent.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no longer exists"),
+        "{problem}"
+    );
+    let key = reqwest::Url::parse(url).unwrap();
+    let key = key.path().strip_prefix("/media/").unwrap();
+    let storage = t.lms.local_storage().unwrap();
+    assert!(
+        storage.open(key).await.unwrap().is_none(),
+        "no file for {key}"
+    );
 }
 
 async fn upload_events(lms: &Lms) -> usize {

@@ -177,6 +177,18 @@ impl Lms {
         self.inner.local.as_ref()
     }
 
+    /// Checks that the upload a signed local `PUT` link was made for still
+    /// exists: the link outlives its upload record when the lecture or
+    /// course goes, and a file written then would belong to nothing.
+    pub async fn check_local_put(&self, key: &str) -> Result<()> {
+        match self.store().asset_by_key(key).await? {
+            Some(_) => Ok(()),
+            None => Err(Error::not_found(
+                "the upload this link was made for no longer exists",
+            )),
+        }
+    }
+
     /// Mux, when configured.
     pub fn mux(&self) -> Option<&Mux> {
         self.inner.mux.as_ref()
