@@ -32,6 +32,7 @@ on_both_stores!(
     checkout_refuses_what_it_must_and_stores_nothing,
     coupons_price_checkouts_and_only_owners_make_them,
     a_coupon_with_ten_uses_left_is_used_ten_times_under_a_hundred_fulfillments,
+    one_learner_s_free_by_coupon_checkouts_at_once_pay_one_order,
     every_payment_is_applied_exactly_once_in_any_order,
     refunds_call_the_provider_and_reconciliation_repairs_drift,
 );
@@ -1292,6 +1293,68 @@ async fn a_coupon_with_ten_uses_left_is_used_ten_times_under_a_hundred_fulfillme
         }
     }
     assert_eq!(paid, 10);
+}
+
+async fn one_learner_s_free_by_coupon_checkouts_at_once_pay_one_order(h: Harness) {
+    let remote = Remote::default();
+    let (stripe, razorpay) = (
+        fake_stripe(remote.clone()).await,
+        fake_razorpay(remote).await,
+    );
+    let lms = h.with_config(payments_config(&stripe, &razorpay));
+    let owner = user(&h, "owner@example.com", Role::Instructor).await;
+    let learner = user(&h, "learner@example.com", Role::Student).await;
+    let course = paid_course(&lms, &owner, 2000, "USD").await;
+    let coupon = lms
+        .create_coupon(
+            &owner,
+            CouponInput {
+                code: "ALLFREE".into(),
+                percent_off: Some(100),
+                ..CouponInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    // A double click, eight times over: each sees no enrollment yet.
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let lms = lms.clone();
+        tasks.spawn(async move {
+            let input = CheckoutInput {
+                coupon_code: Some("allfree".into()),
+                ..stripe_checkout()
+            };
+            lms.checkout(&learner, course.id, input).await
+        });
+    }
+    let (mut ok, mut refused) = (0, 0);
+    while let Some(result) = tasks.join_next().await {
+        match result.unwrap() {
+            Ok(answer) => {
+                assert_eq!(answer.status, OrderStatus::Paid);
+                ok += 1;
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Conflict, "{e:?}");
+                assert!(e.message().contains("already enrolled"), "{e:?}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((ok, refused), (1, 7));
+    assert!(enrolled(&lms, &learner, course.id).await);
+    let orders = lms.my_orders(&learner, None, None).await.unwrap();
+    let paid = orders.iter().filter(|o| o.status.is_paid()).count();
+    assert_eq!(paid, 1, "{orders:?}");
+    assert!(
+        orders
+            .iter()
+            .all(|o| o.status.is_paid() || o.status == OrderStatus::Failed),
+        "{orders:?}"
+    );
+    let stored = lms.store().coupon(coupon.id).await.unwrap().unwrap();
+    assert_eq!(stored.redeemed, 1, "one use, for the one order paid");
 }
 
 /// What should become of one order in the exactly-once run.

@@ -269,9 +269,14 @@ impl Lms {
                 )
                 .await?;
             let done = done.ok_or_else(|| Error::internal("the coupon order went missing"))?;
-            if done.status != OrderStatus::Paid {
+            match done.status {
+                OrderStatus::Paid => {}
+                // Another checkout of this learner enrolled them meanwhile.
+                OrderStatus::Failed => {
+                    return Err(Error::conflict("you are already enrolled in this course"));
+                }
                 // Others used the last uses between the quote and now.
-                return Err(Error::conflict("this coupon has no uses left"));
+                _ => return Err(Error::conflict("this coupon has no uses left")),
             }
             return Ok(CheckoutAnswer {
                 order_id: done.id,

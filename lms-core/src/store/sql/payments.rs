@@ -244,6 +244,26 @@ macro_rules! payments_sql {
                 let sql = format!("SELECT {COUPON_COLUMNS} FROM coupons WHERE id = $1{FOR_UPDATE}");
                 let row = sqlx::query(&sql).bind(coupon.0).fetch_one(&mut **tx).await?;
                 let coupon = coupon_from(&row)?;
+                // An order the coupon pays whole takes no money, so nothing
+                // obliges it to go through: with two at once for the same
+                // learner (they wait on the coupon's lock), the second finds
+                // the first's enrollment and closes as failed, its use of
+                // the coupon not counted.
+                if order.provider == Provider::Coupon
+                    && enrollment_in(tx, order.course_id, order.user_id)
+                        .await?
+                        .is_some_and(|e| e.is_live(at))
+                {
+                    let sql = format!(
+                        "UPDATE orders SET status = 'failed', closed_at = $2, updated_at = $2 \
+                         WHERE id = $1 RETURNING {ORDER_COLUMNS}"
+                    );
+                    let row = sqlx::query(&sql).bind(order.id.0).bind(ts(at)).fetch_one(&mut **tx).await?;
+                    let closed = order_from(&row)?;
+                    let payload = json!({ "reason": "already_enrolled" });
+                    append(tx, order_event(kinds::ORDER_FAILED, &closed, actor, payload), at).await?;
+                    return Ok(closed);
+                }
                 let total_full = coupon.max_redemptions.is_some_and(|max| coupon.redeemed >= max);
                 let user_full = match coupon.max_per_user {
                     Some(max) => {
