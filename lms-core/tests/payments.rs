@@ -641,6 +641,7 @@ async fn razorpay_checkout_verify_and_webhooks_follow_the_rules(h: Harness) {
     };
     let verify = |sig: String| lms_core::RazorpayVerifyInput {
         order_id: answer.order_id,
+        razorpay_order_id: None,
         razorpay_payment_id: "pay_29QQoUBi66xm2f".into(),
         razorpay_signature: sig,
     };
@@ -667,11 +668,27 @@ async fn razorpay_checkout_verify_and_webhooks_follow_the_rules(h: Harness) {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "not the buyer");
+    // Checkout's handler answer may be sent whole: a Razorpay order id
+    // named must be this order's, even with a signature valid for it.
+    let err = lms
+        .razorpay_verify(
+            &learner,
+            lms_core::RazorpayVerifyInput {
+                razorpay_order_id: Some("order_someone_else".into()),
+                ..verify(signature("order_someone_else", "pay_29QQoUBi66xm2f"))
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.fields()[0].field, "razorpay_order_id", "{err}");
     assert!(!enrolled(&lms, &learner, course.id).await);
     let paid = lms
         .razorpay_verify(
             &learner,
-            verify(signature(&checkout.order_id, "pay_29QQoUBi66xm2f")),
+            lms_core::RazorpayVerifyInput {
+                razorpay_order_id: Some(checkout.order_id.clone()),
+                ..verify(signature(&checkout.order_id, "pay_29QQoUBi66xm2f"))
+            },
         )
         .await
         .unwrap();

@@ -384,8 +384,11 @@ async fn razorpay_checkout_is_verified_by_signature_and_by_webhook(t: TestApp) {
     let verify = |who: &Session, payment: &str, signature: &str| {
         s.t.post("/api/v1/payments/razorpay/verify")
             .token(&who.token)
-            .json(json!({"order_id": order, "razorpay_payment_id": payment,
-                         "razorpay_signature": signature}))
+            // Checkout's handler answer whole, beside our order id.
+            .json(
+                json!({"order_id": order, "razorpay_order_id": razorpay_order,
+                         "razorpay_payment_id": payment, "razorpay_signature": signature}),
+            )
             .send()
     };
     let payment = "pay_http29QQoUBi66";

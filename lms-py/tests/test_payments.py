@@ -360,8 +360,9 @@ async def test_razorpay_checkout_verify_and_webhooks_agree_with_razorpays_librar
     assert client.utility.verify_payment_signature(
         {"razorpay_order_id": details.order_id, "razorpay_payment_id": payment, "razorpay_signature": good}
     )
-    paid = await school.razorpay_verify(learner, order_id=answer.order_id, razorpay_payment_id=payment,
-                                        razorpay_signature=good)
+    # Checkout's handler answer, sent whole beside our order id.
+    handler = {"razorpay_order_id": details.order_id, "razorpay_payment_id": payment, "razorpay_signature": good}
+    paid = await school.razorpay_verify(learner, order_id=answer.order_id, **handler)
     assert isinstance(paid, lms.Order)
     assert (paid.status, paid.provider_payment_id) == ("paid", payment)
     assert await enrolled(school, learner, course.id)

@@ -352,6 +352,16 @@ impl Lms {
             .as_deref()
             .filter(|_| order.provider == Provider::Razorpay)
             .ok_or_else(|| Error::invalid_field("order_id", "is not a Razorpay order"))?;
+        if input
+            .razorpay_order_id
+            .as_deref()
+            .is_some_and(|named| named.trim() != razorpay_order)
+        {
+            return Err(Error::invalid_field(
+                "razorpay_order_id",
+                "is not the Razorpay order of this order",
+            ));
+        }
         let payment_id = input.razorpay_payment_id.trim();
         if payment_id.is_empty() || payment_id.len() > 64 {
             return Err(Error::invalid_field(

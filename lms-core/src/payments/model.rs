@@ -223,6 +223,12 @@ pub struct CheckoutAnswer {
 pub struct RazorpayVerifyInput {
     /// Our order id.
     pub order_id: OrderId,
+    /// Razorpay's order id, as Checkout's handler hands it over: optional,
+    /// so that its answer can be sent whole; when sent it must be the one
+    /// stored with our order, which is what the signature is checked
+    /// against either way.
+    #[serde(default)]
+    pub razorpay_order_id: Option<String>,
     /// Razorpay's payment id.
     pub razorpay_payment_id: String,
     /// `hex(HMAC-SHA256(key secret, razorpay_order_id|razorpay_payment_id))`.
