@@ -33,6 +33,7 @@ on_both_stores!(
     coupons_price_checkouts_and_only_owners_make_them,
     a_coupon_with_ten_uses_left_is_used_ten_times_under_a_hundred_fulfillments,
     one_learner_s_free_by_coupon_checkouts_at_once_pay_one_order,
+    an_owner_s_revocation_holds_against_refunds_and_late_payments,
     every_payment_is_applied_exactly_once_in_any_order,
     refunds_call_the_provider_and_reconciliation_repairs_drift,
 );
@@ -1372,6 +1373,104 @@ async fn one_learner_s_free_by_coupon_checkouts_at_once_pay_one_order(h: Harness
     );
     let stored = lms.store().coupon(coupon.id).await.unwrap().unwrap();
     assert_eq!(stored.redeemed, 1, "one use, for the one order paid");
+}
+
+async fn an_owner_s_revocation_holds_against_refunds_and_late_payments(h: Harness) {
+    use lms_core::enrollment::RevokedBy;
+    let remote = Remote::default();
+    let (stripe, razorpay) = (
+        fake_stripe(remote.clone()).await,
+        fake_razorpay(remote).await,
+    );
+    let lms = h.with_config(payments_config(&stripe, &razorpay));
+    let owner = user(&h, "owner@example.com", Role::Instructor).await;
+    let refunded = user(&h, "refunded@example.com", Role::Student).await;
+    let late = user(&h, "late@example.com", Role::Student).await;
+    let course = paid_course(&lms, &owner, 4999, "USD").await;
+    let pay = |order: lms_core::OrderId, n: u32| {
+        let id = order.to_string();
+        stripe_event(
+            &format!("evt_o{n}"),
+            "checkout.session.completed",
+            session(
+                &id,
+                &format!("cs_o{n}"),
+                "paid",
+                &format!("pi_o{n}"),
+                4999,
+                "usd",
+            ),
+        )
+    };
+    let revoked_by = |who: Actor| {
+        let lms = lms.clone();
+        async move {
+            let mine = lms.my_enrollments(&who).await.unwrap();
+            mine.iter()
+                .find(|e| e.enrollment.course_id == course.id)
+                .and_then(|e| e.enrollment.revoked_by)
+        }
+    };
+
+    // Refunded, then taken out by the owner: the owner's revocation it is.
+    let bought = lms
+        .checkout(&refunded, course.id, stripe_checkout())
+        .await
+        .unwrap();
+    stripe_deliver(&lms, &pay(bought.order_id, 1))
+        .await
+        .unwrap();
+    lms.refund_order(&Actor::System, bought.order_id, RefundInput::default())
+        .await
+        .unwrap();
+    assert_eq!(revoked_by(refunded).await, Some(RevokedBy::Refund));
+    let revoked = lms
+        .revoke_enrollment(&owner, course.id, refunded.user_id().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(revoked.revoked_by, Some(RevokedBy::Owner));
+    let err = lms
+        .checkout(&refunded, course.id, stripe_checkout())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Forbidden, "{err}");
+
+    // A checkout opened before the owner took the learner out, paid
+    // after: the payment is recorded, the access waits for an admin.
+    let open = lms
+        .checkout(&late, course.id, stripe_checkout())
+        .await
+        .unwrap();
+    let grant = lms_core::GrantInput {
+        user_id: late.user_id().unwrap(),
+        expires_at: None,
+    };
+    lms.grant_enrollment(&owner, course.id, grant)
+        .await
+        .unwrap();
+    lms.revoke_enrollment(&owner, course.id, late.user_id().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        stripe_deliver(&lms, &pay(open.order_id, 2)).await.unwrap(),
+        WebhookOutcome::Applied
+    );
+    let flagged = lms.order(&Actor::System, open.order_id).await.unwrap();
+    assert_eq!(
+        (flagged.status, flagged.review_reason.as_deref()),
+        (OrderStatus::Created, Some("learner_revoked"))
+    );
+    assert_eq!(flagged.provider_payment_id.as_deref(), Some("pi_o2"));
+    assert!(!enrolled(&lms, &late, course.id).await);
+    assert_eq!(revoked_by(late).await, Some(RevokedBy::Owner));
+    // An admin who accepts it after review lets the learner back in.
+    let accepted = lms
+        .mark_order_paid(&Actor::System, open.order_id)
+        .await
+        .unwrap();
+    assert_eq!(accepted.status, OrderStatus::Paid);
+    assert!(enrolled(&lms, &late, course.id).await);
+    assert_eq!(revoked_by(late).await, None);
 }
 
 /// What should become of one order in the exactly-once run.

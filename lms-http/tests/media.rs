@@ -20,6 +20,7 @@ use lms_tests::fake::FakeApi;
 use lms_tests::keys;
 use lms_tests::s3::{self, S3Server};
 use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpListener;
 
 on_both_stores!(
@@ -293,32 +294,71 @@ async fn files_go_up_and_down_through_signed_local_links(t: TestApp) {
 }
 
 async fn a_link_whose_upload_is_gone_writes_nothing(t: TestApp) {
-    let (t, _server, _clock) = served(&t, |c| c).await;
+    let (t, server, _clock) = served(&t, |c| c).await;
     let (owner, _, _, lecture) = cast(&t).await;
-    // A second lecture, so that the published course keeps one.
+    // More lectures, so that the published course keeps one.
     let first = t
         .get(&format!("/api/v1/lectures/{lecture}"))
         .token(&owner.token)
         .send()
         .await
         .json();
-    let section = first["section_id"].as_str().unwrap();
-    let second = t
-        .post(&format!("/api/v1/sections/{section}/lectures"))
-        .token(&owner.token)
-        .json(json!({"title": "Gone soon", "kind": "video"}))
-        .send()
-        .await;
-    assert_eq!(second.status, 201, "{:?}", second.body);
-    let second = second.json()["id"].as_str().unwrap().to_owned();
-    let ticket = new_ticket(&t, &owner.token, video(&second, 100)).await;
+    let section = first["section_id"].as_str().unwrap().to_owned();
+    let add_lecture = || async {
+        let added = t
+            .post(&format!("/api/v1/sections/{section}/lectures"))
+            .token(&owner.token)
+            .json(json!({"title": "Gone soon", "kind": "video"}))
+            .send()
+            .await;
+        assert_eq!(added.status, 201, "{:?}", added.body);
+        added.json()["id"].as_str().unwrap().to_owned()
+    };
+    let (t, owner) = (&t, &owner);
+    let delete_lecture = |id: String| async move {
+        let deleted = t
+            .call(Method::DELETE, &format!("/api/v1/lectures/{id}"))
+            .token(&owner.token)
+            .send()
+            .await;
+        assert_eq!(deleted.status, 204, "{:?}", deleted.body);
+    };
+    let storage = t.lms.local_storage().unwrap();
+    let key_of = |url: &str| {
+        let url = reqwest::Url::parse(url).unwrap();
+        url.path().strip_prefix("/media/").unwrap().to_owned()
+    };
+
+    // Gone while the bytes come: the PUT began with its upload there.
+    let second = add_lecture().await;
+    let ticket = new_ticket(t, &owner.token, video(&second, 100)).await;
+    let url = reqwest::Url::parse(ticket["url"].as_str().unwrap()).unwrap();
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "PUT {}?{} HTTP/1.1\r\nhost: {}\r\ncontent-type: video/mp4\r\n\
+         content-length: 100\r\nconnection: close\r\n\r\n",
+        url.path(),
+        url.query().unwrap(),
+        server.addr
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&bytes(100)[..50]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    delete_lecture(second).await;
+    stream.write_all(&bytes(100)[50..]).await.unwrap();
+    let reply = common::read_reply(&mut stream).await;
+    assert_eq!(reply.status, 404, "{:?}", reply.body);
+    let key = key_of(url.as_str());
+    assert!(
+        storage.open(&key).await.unwrap().is_none(),
+        "no file for {key}"
+    );
+
+    // Gone before the PUT.
+    let third = add_lecture().await;
+    let ticket = new_ticket(t, &owner.token, video(&third, 100)).await;
     let url = ticket["url"].as_str().unwrap();
-    let deleted = t
-        .call(Method::DELETE, &format!("/api/v1/lectures/{second}"))
-        .token(&owner.token)
-        .send()
-        .await;
-    assert_eq!(deleted.status, 204, "{:?}", deleted.body);
+    delete_lecture(third).await;
 
     // The link is still signed and unexpired; its upload is not there.
     let sent = put(url, "video/mp4", bytes(100)).await;
@@ -331,11 +371,9 @@ async fn a_link_whose_upload_is_gone_writes_nothing(t: TestApp) {
             .contains("no longer exists"),
         "{problem}"
     );
-    let key = reqwest::Url::parse(url).unwrap();
-    let key = key.path().strip_prefix("/media/").unwrap();
-    let storage = t.lms.local_storage().unwrap();
+    let key = key_of(url);
     assert!(
-        storage.open(key).await.unwrap().is_none(),
+        storage.open(&key).await.unwrap().is_none(),
         "no file for {key}"
     );
 }

@@ -70,16 +70,6 @@ pub enum RevokedBy {
     Refund,
 }
 
-impl RevokedBy {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RevokedBy::Owner => "owner",
-            RevokedBy::Refund => "refund",
-        }
-    }
-}
-
 /// A learner's enrollment in a course.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

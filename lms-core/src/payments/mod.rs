@@ -501,7 +501,7 @@ impl Lms {
             currency: order.currency.code().to_owned(),
         };
         let rules = ApplyRules {
-            enforce_coupon_limits: !flagged,
+            admin_accepts: flagged,
         };
         let (_, done) = self
             .apply_payment_step(order.provider, None, Some(paid), rules, *actor, self.now())

@@ -143,7 +143,8 @@ pub struct Order {
     /// How much was refunded so far.
     pub refunded_amount: i64,
     /// Why the order waits for an admin (`amount_mismatch`,
-    /// `currency_mismatch`, `coupon_limit_reached`), if it does.
+    /// `currency_mismatch`, `coupon_limit_reached`, `learner_revoked`), if
+    /// it does.
     pub review_reason: Option<String>,
     /// Where the learner pays (Stripe).
     pub checkout_url: Option<String>,

@@ -102,8 +102,9 @@ pub trait EnrollmentStore: Send + Sync {
         at: Timestamp,
     ) -> Result<Vec<(Enrollment, EnrollOutcome)>>;
 
-    /// Revokes access; progress stays. Revoking a revoked enrollment
-    /// changes nothing. `not_found` when there is none.
+    /// Revokes access by the owner's decision; progress stays. Revoking
+    /// again changes nothing; an enrollment a refund revoked becomes the
+    /// owner's revocation. `not_found` when there is none.
     async fn revoke_enrollment(
         &self,
         course: CourseId,

@@ -104,19 +104,12 @@ pub enum PaymentChange {
 }
 
 /// How a payment is applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ApplyRules {
-    /// Whether a coupon's limits are checked at fulfillment. An admin who
-    /// accepts a flagged order after review overrides them.
-    pub enforce_coupon_limits: bool,
-}
-
-impl Default for ApplyRules {
-    fn default() -> Self {
-        Self {
-            enforce_coupon_limits: true,
-        }
-    }
+    /// An admin accepts a flagged order after review: what flags an order
+    /// at fulfillment (a coupon's limits, the owner's revocation of the
+    /// learner) is theirs to override, and is not checked.
+    pub admin_accepts: bool,
 }
 
 /// Orders, coupons and payment deliveries.

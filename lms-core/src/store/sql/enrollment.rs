@@ -521,8 +521,8 @@ macro_rules! enrollment_sql {
                     }
                     let sql = format!(
                         "UPDATE enrollments SET source = $3, status = 'active', expires_at = $4, \
-                         revoked_at = NULL, revoked_by = NULL, updated_at = $5 WHERE course_id = $1 AND user_id = $2 \
-                         RETURNING {returning}"
+                         revoked_at = NULL, revoked_by = NULL, updated_at = $5 \
+                         WHERE course_id = $1 AND user_id = $2 RETURNING {returning}"
                     );
                     let row = sqlx::query(&sql)
                         .bind(request.course.0)
@@ -615,12 +615,17 @@ macro_rules! enrollment_sql {
                 let existing = enrollment_in(&mut tx, course, user)
                     .await?
                     .ok_or_else(|| Error::not_found("enrollment not found"))?;
-                if existing.status == EnrollmentStatus::Revoked {
+                if existing.revoked_by == Some(RevokedBy::Owner) {
                     return Ok(existing);
                 }
+                // One a refund ended becomes the owner's to end, so that the
+                // learner may not buy their way back in; the course's count
+                // left it out already.
+                let counted = existing.status != EnrollmentStatus::Revoked;
                 let sql = format!(
                     "UPDATE enrollments SET status = 'revoked', revoked_at = $3, \
-                     revoked_by = 'owner', updated_at = $3 WHERE course_id = $1 AND user_id = $2 RETURNING {}",
+                     revoked_by = 'owner', updated_at = $3 \
+                     WHERE course_id = $1 AND user_id = $2 RETURNING {}",
                     enrollment_columns("")
                 );
                 let row = sqlx::query(&sql)
@@ -629,10 +634,14 @@ macro_rules! enrollment_sql {
                     .bind(ts(at))
                     .fetch_one(&mut *tx)
                     .await?;
-                sqlx::query("UPDATE courses SET enrollment_count = enrollment_count - 1 WHERE id = $1")
+                if counted {
+                    sqlx::query(
+                        "UPDATE courses SET enrollment_count = enrollment_count - 1 WHERE id = $1",
+                    )
                     .bind(course.0)
                     .execute(&mut *tx)
                     .await?;
+                }
                 let enrollment = enrollment_from(&row)?;
                 let event = enrollment_event(kinds::ENROLLMENT_REVOKED, &enrollment, actor, json!({}));
                 append(&mut tx, event, at).await?;

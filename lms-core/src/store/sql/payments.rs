@@ -236,6 +236,16 @@ macro_rules! payments_sql {
             if amount != order.amount {
                 return flag_order(tx, &order, "amount_mismatch", payment_id, paid, actor, at).await;
             }
+            // The owner took the learner out after this checkout: the money
+            // came, the access does not come back by itself. An admin
+            // decides (a refund, or accepting it).
+            if !rules.admin_accepts
+                && enrollment_in(tx, order.course_id, order.user_id)
+                    .await?
+                    .is_some_and(|e| e.revoked_by == Some(RevokedBy::Owner))
+            {
+                return flag_order(tx, &order, "learner_revoked", payment_id, paid, actor, at).await;
+            }
             let refunded = raise_refund_total(tx, order.provider, payment_id, 0, at)
                 .await?
                 .min(order.amount);
@@ -258,10 +268,15 @@ macro_rules! payments_sql {
                         "UPDATE orders SET status = 'failed', closed_at = $2, updated_at = $2 \
                          WHERE id = $1 RETURNING {ORDER_COLUMNS}"
                     );
-                    let row = sqlx::query(&sql).bind(order.id.0).bind(ts(at)).fetch_one(&mut **tx).await?;
+                    let row = sqlx::query(&sql)
+                        .bind(order.id.0)
+                        .bind(ts(at))
+                        .fetch_one(&mut **tx)
+                        .await?;
                     let closed = order_from(&row)?;
                     let payload = json!({ "reason": "already_enrolled" });
-                    append(tx, order_event(kinds::ORDER_FAILED, &closed, actor, payload), at).await?;
+                    let event = order_event(kinds::ORDER_FAILED, &closed, actor, payload);
+                    append(tx, event, at).await?;
                     return Ok(closed);
                 }
                 let total_full = coupon.max_redemptions.is_some_and(|max| coupon.redeemed >= max);
@@ -279,7 +294,7 @@ macro_rules! payments_sql {
                     }
                     None => false,
                 };
-                if rules.enforce_coupon_limits && (total_full || user_full) {
+                if !rules.admin_accepts && (total_full || user_full) {
                     return flag_order(tx, &order, "coupon_limit_reached", payment_id, paid, actor, at)
                         .await;
                 }
