@@ -889,6 +889,11 @@ fn operation(method: &Method, route: Route, pattern: &str, s: &mut Schemas) -> O
                 .schema(Some(string())),
         );
     }
+    // A JSON body is read; so is a body sent to a change that takes none,
+    // to see that it says nothing.
+    if spec.body.is_some() || route.wants_no_body(method) {
+        errors.extend([400, 408, 413, 415, 422]);
+    }
     if let Some(body) = spec.body {
         op = op.request_body(Some(
             RequestBodyBuilder::new()
@@ -896,11 +901,6 @@ fn operation(method: &Method, route: Route, pattern: &str, s: &mut Schemas) -> O
                 .content(JSON, ContentBuilder::new().schema(Some(body)).build())
                 .build(),
         ));
-        errors.extend([400, 408, 413, 415, 422]);
-    }
-    // A body sent anyway is read to see that it says nothing.
-    if route.wants_no_body(method) {
-        errors.extend([400, 408, 413, 415, 422]);
     }
     if spec.file_body {
         op = op.request_body(Some(

@@ -215,6 +215,35 @@ macro_rules! payments_sql {
             Ok(flagged)
         }
 
+        /// Closes an open, locked order unpaid (`failed` or `expired`), with
+        /// its event carrying `payload`.
+        async fn close_order(
+            tx: &mut WriteTx,
+            order: &Order,
+            status: OrderStatus,
+            payload: serde_json::Value,
+            actor: Actor,
+            at: Timestamp,
+        ) -> Result<Order> {
+            let kind = match status {
+                OrderStatus::Expired => kinds::ORDER_EXPIRED,
+                _ => kinds::ORDER_FAILED,
+            };
+            let sql = format!(
+                "UPDATE orders SET status = $2, closed_at = $3, updated_at = $3 \
+                 WHERE id = $1 RETURNING {ORDER_COLUMNS}"
+            );
+            let row = sqlx::query(&sql)
+                .bind(order.id.0)
+                .bind(status.as_str())
+                .bind(ts(at))
+                .fetch_one(&mut **tx)
+                .await?;
+            let closed = order_from(&row)?;
+            append(tx, order_event(kind, &closed, actor, payload), at).await?;
+            Ok(closed)
+        }
+
         /// Fulfills an open, locked order in the caller's transaction (see
         /// `PaymentStore::apply_payment`).
         #[allow(clippy::too_many_arguments)]
@@ -264,20 +293,8 @@ macro_rules! payments_sql {
                         .await?
                         .is_some_and(|e| e.is_live(at))
                 {
-                    let sql = format!(
-                        "UPDATE orders SET status = 'failed', closed_at = $2, updated_at = $2 \
-                         WHERE id = $1 RETURNING {ORDER_COLUMNS}"
-                    );
-                    let row = sqlx::query(&sql)
-                        .bind(order.id.0)
-                        .bind(ts(at))
-                        .fetch_one(&mut **tx)
-                        .await?;
-                    let closed = order_from(&row)?;
-                    let payload = json!({ "reason": "already_enrolled" });
-                    let event = order_event(kinds::ORDER_FAILED, &closed, actor, payload);
-                    append(tx, event, at).await?;
-                    return Ok(closed);
+                    let reason = json!({ "reason": "already_enrolled" });
+                    return close_order(tx, &order, OrderStatus::Failed, reason, actor, at).await;
                 }
                 let total_full = coupon.max_redemptions.is_some_and(|max| coupon.redeemed >= max);
                 let user_full = match coupon.max_per_user {
@@ -612,13 +629,9 @@ macro_rules! payments_sql {
                         }
                     }
                     Some(change @ (PaymentChange::Failed { .. } | PaymentChange::Expired { .. })) => {
-                        let (order, status, kind) = match change {
-                            PaymentChange::Failed { order } => {
-                                (order, OrderStatus::Failed, kinds::ORDER_FAILED)
-                            }
-                            PaymentChange::Expired { order } => {
-                                (order, OrderStatus::Expired, kinds::ORDER_EXPIRED)
-                            }
+                        let (order, status) = match change {
+                            PaymentChange::Failed { order } => (order, OrderStatus::Failed),
+                            PaymentChange::Expired { order } => (order, OrderStatus::Expired),
                             _ => unreachable!("matched above"),
                         };
                         match order_locked(&mut tx, provider, &order).await? {
@@ -629,19 +642,9 @@ macro_rules! payments_sql {
                                 if order.status == OrderStatus::Created
                                     && order.provider_payment_id.is_none() =>
                             {
-                                let sql = format!(
-                                    "UPDATE orders SET status = $2, closed_at = $3, updated_at = $3 \
-                                     WHERE id = $1 RETURNING {ORDER_COLUMNS}"
-                                );
-                                let row = sqlx::query(&sql)
-                                    .bind(order.id.0)
-                                    .bind(status.as_str())
-                                    .bind(ts(at))
-                                    .fetch_one(&mut *tx)
-                                    .await?;
-                                let closed = order_from(&row)?;
-                                append(&mut tx, order_event(kind, &closed, actor, json!({})), at)
-                                    .await?;
+                                let closed =
+                                    close_order(&mut tx, &order, status, json!({}), actor, at)
+                                        .await?;
                                 (WebhookOutcome::Applied, Some(closed))
                             }
                             other => (WebhookOutcome::Ignored, other),
